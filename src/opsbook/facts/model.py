@@ -1,0 +1,286 @@
+"""The facts schema: one pydantic model per concern, merged into `Facts`.
+
+pydantic (not JSON Schema) because the rules that matter most are cross-field
+(warning strictly between normal and critical, unique ports) and read best as Python,
+and because pages and tools get typed attributes instead of dict lookups.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+# Prometheus durations ("90s", "5m", "1h30m"): the alert rules use them verbatim.
+Duration = Annotated[str, Field(pattern=r"^([0-9]+(ms|s|m|h|d|w|y))+$")]
+UrlPath = Annotated[str, Field(pattern=r"^/")]
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^/\s]+")]
+
+
+class Strict(BaseModel):
+    """Unknown keys and silent coercions ("5" for 5) are both authoring mistakes."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _problem(kind: str, message: str, field: str) -> PydanticCustomError:
+    # `field` is appended to the error's location by the loader, so the reported line
+    # is the offending key's own line, not its parent's.
+    return PydanticCustomError(kind, message, {"field": field})
+
+
+class Database(Strict):
+    name: str
+    user: str
+
+
+class KubernetesNames(Strict):
+    namespace: str
+    api_deployment: str
+    worker_deployment: str
+
+
+class Platform(Strict):
+    name: str
+    short_name: str
+    compose_project: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    site_url: Annotated[str, Field(pattern=r"^https?://.+/$")]
+    repository: HttpUrl
+    database: Database
+    kubernetes: KubernetesNames
+
+
+class Health(Strict):
+    live: UrlPath | None = None
+    ready: UrlPath | None = None
+
+
+class Service(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    description: str
+    image: str
+    container_port: Port
+    port: Port
+    health: Health = Health()
+    metrics_path: UrlPath | None = None
+
+    @property
+    def env_name(self) -> str:
+        """The compose variable that carries this service's host port (API_PORT)."""
+        return self.name.upper().replace("-", "_") + "_PORT"
+
+
+class Environment(Strict):
+    description: str
+    api_url: HttpUrl
+    prometheus_url: HttpUrl
+    alertmanager_url: HttpUrl
+    kube_context: str | None = None
+
+    @property
+    def urls(self) -> list[str]:
+        return [self.api_url, self.prometheus_url, self.alertmanager_url]
+
+
+class Direction(StrEnum):
+    higher_is_worse = "higher_is_worse"
+    lower_is_worse = "lower_is_worse"
+
+
+class Hold(Strict):
+    warning: Duration
+    critical: Duration
+
+
+class Threshold(Strict):
+    title: str
+    description: str
+    unit: Literal["percent", "seconds", "connections", "jobs"]
+    # strict mode would want a Direction instance; YAML can only give the string
+    direction: Direction = Field(strict=False)
+    normal: float
+    warning: float
+    critical: float
+    query: str
+    for_: Hold = Field(alias="for")
+    runbook: Annotated[str, Field(pattern=r"^[\w./-]+\.md#[\w-]+$")]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Threshold:
+        lo, hi = sorted((self.normal, self.critical))
+        if not lo < self.warning < hi:
+            raise _problem(
+                "threshold_order",
+                f"warning ({_num(self.warning)}) must lie strictly between normal "
+                f"({_num(self.normal)}) and critical ({_num(self.critical)})",
+                "warning",
+            )
+        worse = (
+            self.critical > self.normal
+            if self.direction is Direction.higher_is_worse
+            else self.critical < self.normal
+        )
+        if not worse:
+            raise _problem(
+                "threshold_direction",
+                f"critical ({_num(self.critical)}) must be "
+                f"{'above' if self.direction is Direction.higher_is_worse else 'below'} "
+                f"normal ({_num(self.normal)}) because direction is {self.direction.value}",
+                "critical",
+            )
+        return self
+
+    @property
+    def is_percent(self) -> bool:
+        return self.unit == "percent"
+
+    @property
+    def op(self) -> str:
+        """The comparison that means "worse than": > or <."""
+        return ">" if self.direction is Direction.higher_is_worse else "<"
+
+    def show(self, value: float) -> str:
+        """A value with its unit, the way pages print it (2 %, 0.5 s, 70 connections)."""
+        suffix = {"percent": " %", "seconds": " s"}.get(self.unit, f" {self.unit}")
+        return f"{_num(value)}{suffix}"
+
+
+class Severity(Strict):
+    id: Annotated[str, Field(pattern=r"^P[0-9]$")]
+    name: str
+    response: Duration
+    update_every: Duration
+    description: str
+    examples: list[str]
+    escalation: str
+
+
+class BackupSchedule(Strict):
+    full: str
+    incremental: str
+
+
+class Retention(Strict):
+    daily: Annotated[int, Field(gt=0)]
+    weekly: Annotated[int, Field(gt=0)]
+    monthly: Annotated[int, Field(gt=0)]
+
+
+class Backup(Strict):
+    schedule: BackupSchedule
+    retention_days: Retention
+    rpo: Duration
+    rto: Duration
+    directory: str
+
+
+class Versions(Strict):
+    current: str
+    previous: str
+    broken: str
+
+
+class Strategy(Strict):
+    id: str
+    name: str
+    description: str
+
+
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class Window(Strict):
+    days: list[Weekday]
+    start: ClockTime
+    end: ClockTime
+    timezone: str
+
+
+class Deployment(Strict):
+    versions: Versions
+    default_strategy: str
+    strategies: list[Strategy]
+    canary_steps: list[Annotated[int, Field(ge=1, le=100)]]
+    windows: list[Window]
+    freeze: str
+    watch_after_deploy: Duration
+    health_timeout: Duration
+
+    @model_validator(mode="after")
+    def _known_default(self) -> Deployment:
+        ids = [s.id for s in self.strategies]
+        if self.default_strategy not in ids:
+            raise _problem(
+                "unknown_strategy",
+                f"default_strategy {self.default_strategy!r} is not one of {ids}",
+                "default_strategy",
+            )
+        return self
+
+
+class Facts(Strict):
+    """Every fact, merged from facts/*.yml. Pages see this as `facts`."""
+
+    platform: Platform
+    services: list[Service]
+    environments: dict[str, Environment]
+    thresholds: dict[str, Threshold]
+    severities: list[Severity]
+    backup: Backup
+    deployment: Deployment
+
+    @field_validator("services")
+    @classmethod
+    def _unique_services(cls, services: list[Service]) -> list[Service]:
+        seen_names: dict[str, int] = {}
+        seen_ports: dict[int, str] = {}
+        for i, svc in enumerate(services):
+            if svc.name in seen_names:
+                raise _problem(
+                    "duplicate_service",
+                    f"service name {svc.name!r} is already used by services.{seen_names[svc.name]}",
+                    f"{i}.name",
+                )
+            seen_names[svc.name] = i
+            if svc.port in seen_ports:
+                raise _problem(
+                    "duplicate_port",
+                    f"port {svc.port} is already published by service {seen_ports[svc.port]!r}",
+                    f"{i}.port",
+                )
+            seen_ports[svc.port] = svc.name
+        return services
+
+    @field_validator("environments")
+    @classmethod
+    def _has_sandbox(cls, envs: dict[str, Environment]) -> dict[str, Environment]:
+        if "sandbox" not in envs:
+            raise _problem("no_sandbox", "an environment named 'sandbox' is required", "")
+        return envs
+
+    def service(self, name: str) -> Service:
+        for svc in self.services:
+            if svc.name == name:
+                return svc
+        known = ", ".join(s.name for s in self.services)
+        raise KeyError(f"no service named {name!r} in facts (known: {known})")
+
+    @property
+    def sandbox(self) -> Environment:
+        return self.environments["sandbox"]
+
+    @property
+    def remote_environments(self) -> dict[str, Environment]:
+        """Environments the docs describe but the harness must never touch."""
+        return {k: v for k, v in self.environments.items() if k != "sandbox"}
+
+
+def _num(value: float) -> str:
+    """5.0 -> "5", 0.5 -> "0.5": pages show numbers the way a person writes them."""
+    return f"{value:g}"

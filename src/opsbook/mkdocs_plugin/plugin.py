@@ -1,0 +1,65 @@
+"""MkDocs adapter: pages are rendered in memory by `opsbook.render`, never written to docs/.
+
+One render serves both the site and the doc-test harness, so the harness executes exactly
+the Markdown the site shows.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.pages import Page
+
+from opsbook.errors import OpsbookError
+from opsbook.facts import load_facts
+from opsbook.harness.annotate import annotate_page, load_results
+from opsbook.mkdocs_plugin.config import OpsbookConfig
+from opsbook.project import Project
+from opsbook.render import Renderer
+
+log = logging.getLogger("mkdocs.plugins.opsbook")
+
+
+class OpsbookPlugin(BasePlugin[OpsbookConfig]):
+    def __init__(self) -> None:
+        self.project: Project | None = None
+        self.renderer: Renderer | None = None
+        self.results = None
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        # Runs again on every rebuild under `mkdocs serve`, so edited facts are re-read.
+        self.project = Project(Path(config.config_file_path).resolve().parent)
+        try:
+            facts = load_facts(self.project.facts_dir)
+        except OpsbookError as exc:
+            self._fail(exc, "the facts are invalid; nothing was built")
+        self.renderer = Renderer(self.project, facts)
+        self.results = load_results(self.project) if self.config.badges else None
+        return config
+
+    def on_page_read_source(self, page: Page, config: MkDocsConfig) -> str | None:
+        assert self.renderer is not None
+        src = page.file.src_uri
+        try:
+            markdown = self.renderer.render_page(src)
+        except OpsbookError as exc:
+            self._fail(exc, f"{src} did not render")
+        return annotate_page(src, markdown, self.results)
+
+    def on_serve(self, server, config: MkDocsConfig, builder):  # noqa: ANN001 - mkdocs types
+        # docs/ is watched by mkdocs itself; facts and snippets feed every page too.
+        assert self.project is not None
+        for path in (self.project.facts_dir, self.project.snippets_dir):
+            if path.is_dir():
+                server.watch(str(path))
+        return server
+
+    @staticmethod
+    def _fail(exc: OpsbookError, summary: str):
+        for line in exc.problems:
+            log.error(line)
+        raise PluginError(f"opsbook: {summary} ({len(exc.problems)} problem(s) above)")

@@ -1,0 +1,162 @@
+"""Render page templates (docs/**/*.md) and snippets with the facts.
+
+The delimiters are not Jinja's defaults, because runbooks are full of `{{ }}` that belong
+to other tools (`docker inspect --format '{{.State.Health.Status}}'`, Alertmanager and
+Go templates, GitHub Actions' `${{ }}`) and `{# #}` collides with bash's `${#var}`:
+
+    {{{ expr }}}      a value from the facts        {{{ facts.service("api").port }}}
+    {% stmt %}        a statement                    {% for t in thresholds.values() %}
+    {## comment ##}   a template comment, not shown
+
+Everything else, `{{ }}` included, passes through byte for byte. Names that do not exist
+fail loudly (StrictUndefined) with the page and line.
+
+Snippets (snippets/*.md) are rendered with the same facts: `{{{ snippet("x.md") }}}` or
+`{% include "snippets/x.md" %}`. Inside an admonition or content tab, indent the snippet's
+continuation lines to match: `{{{ snippet("x.md") | indent(4) }}}`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import pass_context
+
+from opsbook.errors import OpsbookError
+from opsbook.facts import Facts, load_facts
+from opsbook.project import Project
+
+SYNTAX: dict[str, str] = {
+    "variable_start_string": "{{{",
+    "variable_end_string": "}}}",
+    "block_start_string": "{%",
+    "block_end_string": "%}",
+    "comment_start_string": "{##",
+    "comment_end_string": "##}",
+}
+
+_UNITS = {"ms": "millisecond", "s": "second", "m": "minute", "h": "hour", "d": "day",
+          "w": "week", "y": "year"}
+
+
+class RenderError(OpsbookError):
+    """One or more pages failed to render; each problem names page and line."""
+
+
+def human_duration(value: str) -> str:
+    """'5m' -> '5 minutes', '1h30m' -> '1 hour 30 minutes', '24h' -> '24 hours'."""
+    parts = re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ValueError(f"not a duration: {value!r}")
+    return " ".join(f"{n} {_UNITS[u]}{'' if n == '1' else 's'}" for n, u in parts)
+
+
+class Renderer:
+    """Renders pages of one project with one set of facts. Cheap to create per build."""
+
+    def __init__(self, project: Project, facts: Facts) -> None:
+        self.project = project
+        self.facts = facts
+        # docs/ first so pages are found by their path relative to docs/; the project
+        # root second so snippets are included as "snippets/<name>".
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([project.docs_dir, project.root]),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            **SYNTAX,
+        )
+        self.env.filters["duration"] = human_duration
+        self.env.globals.update(self._context())
+
+    def _context(self) -> dict[str, Any]:
+        f = self.facts
+        return {
+            "facts": f,
+            "platform": f.platform,
+            "services": {s.name: s for s in f.services},
+            "service": f.service,
+            "environments": f.environments,
+            "sandbox": f.sandbox,
+            "thresholds": f.thresholds,
+            "severities": f.severities,
+            "backup": f.backup,
+            "deployment": f.deployment,
+            "snippet": _snippet,
+        }
+
+    def pages(self) -> list[str]:
+        """Every Markdown page under docs/, as paths relative to docs/ with '/'."""
+        docs = self.project.docs_dir
+        return sorted(p.relative_to(docs).as_posix() for p in docs.rglob("*.md"))
+
+    def render_page(self, page: str) -> str:
+        """The Markdown the site shows for `page` (a path relative to docs/)."""
+        try:
+            return self.env.get_template(page).render(page=page)
+        except jinja2.TemplateNotFound as exc:
+            raise RenderError(self._located(exc, page, f"template not found: {exc.name}")) from None
+        except jinja2.TemplateSyntaxError as exc:
+            where = f"{self._display(exc.filename, page)}:{exc.lineno}"
+            raise RenderError(f"{where}: template syntax error: {exc.message}") from None
+        except Exception as exc:  # noqa: BLE001 - any error inside a template is the author's
+            message = str(exc) if isinstance(exc, jinja2.UndefinedError) else repr(exc)
+            if isinstance(exc, jinja2.UndefinedError):
+                message = f"undefined name: {message}"
+            raise RenderError(self._located(exc, page, message)) from None
+
+    def render_all(self) -> dict[str, str]:
+        """Every page rendered; all failures are collected before raising."""
+        out: dict[str, str] = {}
+        problems: list[str] = []
+        for page in self.pages():
+            try:
+                out[page] = self.render_page(page)
+            except RenderError as exc:
+                problems += exc.problems
+        if problems:
+            raise RenderError(problems)
+        return out
+
+    def _located(self, exc: BaseException, page: str, message: str) -> str:
+        # Jinja rewrites tracebacks so template frames carry the template's file and line;
+        # the innermost one is where the author has to look (a snippet, if it came from one).
+        frame = None
+        for entry in traceback.extract_tb(exc.__traceback__):
+            if entry.filename.endswith((".md", ".j2", ".html")):
+                frame = entry
+        if frame is None:
+            return f"{self._display(None, page)}: {message}"
+        return f"{self._display(frame.filename, page)}:{frame.lineno}: {message}"
+
+    def _display(self, filename: str | None, page: str) -> str:
+        path = Path(filename) if filename else self.project.docs_dir / page
+        try:
+            return os.path.relpath(path)
+        except ValueError:
+            return str(path)
+
+
+@pass_context
+def _snippet(ctx: jinja2.runtime.Context, name: str) -> str:
+    """Render snippets/<name> with the calling page's context; returns its Markdown."""
+    template = ctx.environment.get_template(f"snippets/{name}")
+    return template.render(ctx.get_all()).rstrip("\n")
+
+
+def render_site(project: Project, facts: Facts | None = None) -> dict[str, str]:
+    """page path (relative to docs/) -> the exact Markdown the site shows for it."""
+    facts = facts if facts is not None else load_facts(project.facts_dir)
+    return Renderer(project, facts).render_all()
+
+
+def iter_pages(project: Project, facts: Facts | None = None) -> Iterator[tuple[str, str]]:
+    yield from render_site(project, facts).items()
