@@ -45,6 +45,9 @@ _UNITS = {"ms": "millisecond", "s": "second", "m": "minute", "h": "hour", "d": "
           "w": "week", "y": "year"}
 
 
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
 class RenderError(OpsbookError):
     """One or more pages failed to render; each problem names page and line."""
 
@@ -55,6 +58,14 @@ def human_duration(value: str) -> str:
     if not parts or "".join(n + u for n, u in parts) != value:
         raise ValueError(f"not a duration: {value!r}")
     return " ".join(f"{n} {_UNITS[u]}{'' if n == '1' else 's'}" for n, u in parts)
+
+
+def duration_seconds(value: str) -> int:
+    """'2m' -> 120: for commands that take seconds (`--wait-timeout 120`)."""
+    parts = re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ValueError(f"not a duration: {value!r}")
+    return round(sum(int(n) * _SECONDS[u] for n, u in parts))
 
 
 class Renderer:
@@ -75,6 +86,7 @@ class Renderer:
             **SYNTAX,
         )
         self.env.filters["duration"] = human_duration
+        self.env.filters["seconds"] = duration_seconds
         self.env.globals.update(self._context())
 
     def _context(self) -> dict[str, Any]:
