@@ -1,0 +1,142 @@
+"""Facts -> Prometheus rule groups, as plain data ready to dump as YAML.
+
+One recording rule per threshold evaluates the fact's `query` into `opsbook:<id>:value`,
+and the warning and critical alerts compare that one series. Why a recording rule:
+the query is written once, in the unit the thresholds use; each alert stays a single
+readable comparison (`opsbook:error_rate:value > 2`); the promtool suite can feed the
+recorded series in the documented unit; and pages and drills can query the exact series
+the alert sees.
+
+Like kubernetes-mixin, thresholds come from configuration (here: facts) and every alert
+carries a `runbook_url` to the section of the site that handles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from opsbook.facts import Direction, Facts, Threshold
+
+Level = Literal["warning", "critical"]
+LEVELS: tuple[Level, ...] = ("warning", "critical")
+
+RECORDING_GROUP = "opsbook.recording"
+ALERTS_GROUP = "opsbook.alerts"
+# Go template Prometheus expands per alert; the tests expand it the same way in Python
+# (`"%.4g" % value`), so keep both in step.
+VALUE_TEMPLATE = '{{ printf "%.4g" $value }}'
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """One alert: a threshold id at one level. Everything else derives from the facts."""
+
+    metric: str
+    level: Level
+    threshold: Threshold
+
+    @property
+    def name(self) -> str:
+        return alert_name(self.metric, self.level)
+
+    @property
+    def value(self) -> float:
+        return getattr(self.threshold, self.level)
+
+    @property
+    def hold(self) -> str:
+        return getattr(self.threshold.for_, self.level)
+
+    @property
+    def expr(self) -> str:
+        return f"{record_name(self.metric)} {self.threshold.op} {promql_number(self.value)}"
+
+
+def record_name(metric: str) -> str:
+    return f"opsbook:{metric}:value"
+
+
+def alert_name(metric: str, level: Level) -> str:
+    """error_rate, critical -> OpsbookErrorRateCritical."""
+    camel = "".join(part.capitalize() for part in metric.split("_"))
+    return f"Opsbook{camel}{level.capitalize()}"
+
+
+def runbook_url(facts: Facts, threshold: Threshold) -> str:
+    """troubleshooting.md#high-error-rate -> <site_url>troubleshooting/#high-error-rate.
+
+    The site uses MkDocs directory URLs: `a/b.md` is served at `a/b/`, `a/index.md` at `a/`.
+    """
+    page, _, anchor = threshold.runbook.partition("#")
+    path = page.removesuffix(".md")
+    if path == "index" or path.endswith("/index"):
+        path = path.removesuffix("index")
+    else:
+        path += "/"
+    return f"{facts.platform.site_url}{path}#{anchor}"
+
+
+def promql_number(value: float) -> str:
+    """2.0 -> "2", 0.5 -> "0.5": exact (repr round-trips), never "1.23457e+06"."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def alert_specs(facts: Facts) -> list[AlertSpec]:
+    """Warning then critical for every threshold, in the order the facts list them."""
+    return [
+        AlertSpec(metric, level, threshold)
+        for metric, threshold in facts.thresholds.items()
+        for level in LEVELS
+    ]
+
+
+def unit_suffix(threshold: Threshold) -> str:
+    # Reuse the pages' way of printing a value with its unit (" %", " s", " jobs").
+    return threshold.show(0.0).removeprefix("0")
+
+
+def annotations(facts: Facts, spec: AlertSpec, value: str = VALUE_TEMPLATE) -> dict[str, str]:
+    """The alert's annotations; `value` is the template in rules, the expansion in tests."""
+    t = spec.threshold
+    side = "above" if t.direction is Direction.higher_is_worse else "below"
+    return {
+        "summary": f"{t.title} {side} {t.show(spec.value)} for {spec.hold}",
+        "description": (
+            f"{t.description}: {value}{unit_suffix(t)} "
+            f"(warning {side} {t.show(t.warning)}, critical {side} {t.show(t.critical)})."
+        ),
+        "runbook_url": runbook_url(facts, t),
+    }
+
+
+def alert_rule(facts: Facts, spec: AlertSpec) -> dict[str, Any]:
+    return {
+        "alert": spec.name,
+        "expr": spec.expr,
+        "for": spec.hold,
+        "labels": labels(spec),
+        "annotations": annotations(facts, spec),
+    }
+
+
+def labels(spec: AlertSpec) -> dict[str, str]:
+    # `threshold` lets Alertmanager inhibit a warning while the same metric's critical fires.
+    return {"severity": spec.level, "threshold": spec.metric}
+
+
+def rule_groups(facts: Facts) -> dict[str, Any]:
+    """The whole rules file as data; dict order is the output order (drift checks are exact)."""
+    recording = [
+        {"record": record_name(metric), "expr": threshold.query}
+        for metric, threshold in facts.thresholds.items()
+    ]
+    alerting = [alert_rule(facts, spec) for spec in alert_specs(facts)]
+    return {
+        "groups": [
+            {"name": RECORDING_GROUP, "rules": recording},
+            {"name": ALERTS_GROUP, "rules": alerting},
+        ]
+    }
