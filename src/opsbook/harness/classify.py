@@ -1,0 +1,295 @@
+"""Decide, for every block, whether it runs, is skipped (and why), or is refused.
+
+Rules (also in the docs for authors):
+- `bash`, `sh`, `shell`, `console` blocks run unless a directive or an inference says
+  otherwise. Inferences: inside a content tab titled "Kubernetes" -> needs-kubernetes.
+- Situations we cannot decide alone are errors naming page:line, never guesses:
+  `kubectl`/`helm` outside a Kubernetes tab, `<placeholder>` values, unknown or malformed
+  directives, directives on blocks that cannot take them.
+- A block naming a staging/production URL, host or kube context from the facts is refused.
+- Expected output of a bash block: a `text` or `output` fence that follows the shell
+  block's closing fence with only blank lines between, at the same indentation; or any
+  `text`/`output` block carrying `<!-- opsbook: output -->`, which attaches it to the
+  shell block just before it (so a sentence like "You should see:" may sit in between).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from opsbook.harness.model import (
+    OUTPUT_LANGS,
+    SHELL_LANGS,
+    Block,
+    Classification,
+    Command,
+    SkipReason,
+    Step,
+)
+
+DEFAULT_TIMEOUT = 120.0
+KNOWN_KEYS = {
+    "skip": "skip=REASON, one of " + ", ".join(r.value for r in SkipReason),
+    "expect-exit": "expect-exit=N (the exit status the block ends with)",
+    "timeout": "timeout=SECONDS (per attempt; default 120)",
+    "retry": "retry=SECONDS (re-run until it passes, within this deadline)",
+    "setup": "setup (runs before the page's other blocks)",
+    "teardown": "teardown (runs after the page's other blocks, even after a failure)",
+    "output": "output (on a text/output block: expected output of the shell block before it)",
+    "expect": "expect=regex (expected output lines are regular expressions)",
+}
+KUBE_RE = re.compile(r"(?:^|[\s;|&(`$])(?:kubectl|helm|k9s)(?=\s|$)", re.M)
+PLACEHOLDER_RE = re.compile(r"(?<![<\w])<([A-Za-z][A-Za-z0-9_-]*)>(?!>)")
+HEREDOC_RE = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    """What a runnable block must not name: non-sandbox URLs, hosts and kube contexts."""
+
+    needles: tuple[tuple[str, str], ...] = ()  # (text, environment name)
+
+    @classmethod
+    def from_facts(cls, facts: object | None) -> Forbidden:
+        if facts is None:
+            return cls()
+        from urllib.parse import urlparse
+
+        needles: list[tuple[str, str]] = []
+        for name, env in getattr(facts, "environments", {}).items():
+            if name == "sandbox":
+                continue
+            for url in (env.api_url, env.prometheus_url, env.alertmanager_url):
+                url = str(url).rstrip("/")
+                needles.append((url, name))
+                host = urlparse(url).hostname
+                if host:
+                    needles.append((host, name))
+            if getattr(env, "kube_context", None):
+                needles.append((env.kube_context, name))
+        return cls(tuple(dict.fromkeys(needles)))
+
+    def find(self, text: str) -> tuple[str, str] | None:
+        for needle, env in self.needles:
+            if re.search(r"(?<![\w.-])" + re.escape(needle) + r"(?![\w-])", text, re.I):
+                return needle, env
+        return None
+
+
+def _number(block: Block, key: str, value: str | None, problems: list[str]) -> float | None:
+    try:
+        n = float(value or "")
+        if n <= 0:
+            raise ValueError
+        return n
+    except ValueError:
+        problems.append(f"{block.id}: {key}={value} is not a positive number of seconds")
+        return None
+
+
+def _validate(block: Block, problems: list[str]) -> None:
+    for d in block.directives:
+        for key, value in d.keys:
+            if key not in KNOWN_KEYS:
+                problems.append(
+                    f"{block.page}:{d.line}: unknown opsbook directive {key!r}; known: "
+                    + "; ".join(KNOWN_KEYS.values())
+                )
+            elif key in ("setup", "teardown", "output") and value is not None:
+                problems.append(f"{block.page}:{d.line}: {key} takes no value")
+            elif key in ("skip", "expect-exit", "timeout", "retry", "expect") and value is None:
+                problems.append(f"{block.page}:{d.line}: {key} needs a value: {KNOWN_KEYS[key]}")
+
+
+def classify_block(block: Block, forbidden: Forbidden, problems: list[str]) -> Classification:
+    _validate(block, problems)
+    if block.lang not in SHELL_LANGS:
+        keys = {k for d in block.directives for k, _ in d.keys}
+        if block.lang in OUTPUT_LANGS and keys <= {"output", "expect"}:
+            return Classification(kind="other")
+        if keys or block.hidden:
+            problems.append(
+                f"{block.id}: opsbook directives apply to bash/sh/shell/console blocks "
+                f"(and `output` to text blocks), not to a {block.lang or 'plain'!r} block"
+            )
+        return Classification(kind="other")
+
+    role = "main"
+    if block.has_directive("setup"):
+        role = "setup"
+    if block.has_directive("teardown"):
+        if role == "setup":
+            problems.append(f"{block.id}: a block cannot be both setup and teardown")
+        role = "teardown"
+    if block.hidden and role == "main":
+        problems.append(f"{block.id}: a hidden block must be `setup` or `teardown`")
+
+    expect_exit = 0
+    if (v := block.directive("expect-exit")) is not None:
+        if v.isdigit() and int(v) < 256:
+            expect_exit = int(v)
+        else:
+            problems.append(f"{block.id}: expect-exit={v} is not an exit status (0-255)")
+    timeout = DEFAULT_TIMEOUT
+    if block.has_directive("timeout"):
+        timeout = _number(block, "timeout", block.directive("timeout"), problems) or timeout
+    retry = None
+    if block.has_directive("retry"):
+        retry = _number(block, "retry", block.directive("retry"), problems)
+    regex = False
+    if (v := block.directive("expect")) is not None:
+        if v == "regex":
+            regex = True
+        elif v != "exact":
+            problems.append(f"{block.id}: expect={v}: use expect=regex or expect=exact")
+    base = Classification(
+        kind="run", role=role, expect_exit=expect_exit, timeout=timeout, retry=retry, regex=regex
+    )
+
+    if (v := block.directive("skip")) is not None:
+        try:
+            reason = SkipReason(v)
+        except ValueError:
+            problems.append(
+                f"{block.id}: unknown skip reason {v!r}; use one of "
+                + ", ".join(r.value for r in SkipReason)
+            )
+            reason = SkipReason.illustrative
+        if role != "main":
+            problems.append(f"{block.id}: a {role} block cannot be skipped")
+        return replace(base, kind="skip", reason=reason, why="directive")
+    if any(t.strip().lower() == "kubernetes" for t in block.tabs):
+        return replace(base, kind="skip", reason=SkipReason.needs_kubernetes, why="Kubernetes tab")
+
+    code = _code_only(block)
+    if hit := forbidden.find(code):
+        return replace(
+            base, kind="refused", why=f"names {hit[1]} ({hit[0]}); the harness only talks to the sandbox"
+        )
+    if KUBE_RE.search(code):
+        problems.append(
+            f"{block.id}: uses kubectl/helm outside a content tab titled \"Kubernetes\"; "
+            "put it in one or add <!-- opsbook: skip=needs-kubernetes -->"
+        )
+    if m := PLACEHOLDER_RE.search(code):
+        problems.append(
+            f"{block.id}: contains the placeholder <{m.group(1)}>; use a real value or add "
+            "<!-- opsbook: skip=illustrative -->"
+        )
+    return base
+
+
+def _code_only(block: Block) -> str:
+    """The shell source of a block (console: only the commands, not the output)."""
+    if block.lang != "console":
+        return block.body
+    return "\n".join(c.text for c in console_commands(block, []))
+
+
+def console_commands(block: Block, problems: list[str]) -> list[Command]:
+    """`$ cmd` lines (with `\\` / `> ` continuations and heredocs) and the output beneath."""
+    lines = block.body.split("\n")
+    first = block.line + 1
+    commands: list[tuple[int, list[str], list[str], int]] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line == "$" or line.startswith("$ "):
+            start = i
+            src = [line[2:]]
+            i += 1
+            while i < len(lines) and (src[-1].endswith("\\") or lines[i].startswith("> ")):
+                src.append(lines[i][2:] if lines[i].startswith("> ") else lines[i])
+                i += 1
+            if m := HEREDOC_RE.search("\n".join(src)):
+                while i < len(lines):
+                    src.append(lines[i])
+                    i += 1
+                    if src[-1].strip() == m.group(2):
+                        break
+            commands.append((first + start, src, [], first + i))
+        elif not commands:
+            if line.strip():
+                problems.append(f"{block.page}:{first + i}: console output before the first `$ ` prompt")
+            i += 1
+        else:
+            commands[-1][2].append(line)
+            i += 1
+    if not commands:
+        problems.append(f"{block.id}: console block without a `$ ` prompt")
+    out = []
+    for line, src, output, out_line in commands:
+        while output and not output[-1].strip():
+            output.pop()
+        out.append(
+            Command(line=line, text="\n".join(src), expected=tuple(output) or None, expected_line=out_line)
+        )
+    return out
+
+
+def _attach_outputs(blocks: list[Block], classes: list[Classification], lines: list[str] | None,
+                    problems: list[str]) -> None:
+    for i, b in enumerate(blocks):
+        if b.lang not in OUTPUT_LANGS or i == 0:
+            if b.lang in OUTPUT_LANGS and b.has_directive("output"):
+                problems.append(f"{b.id}: `output` block has no shell block before it")
+            continue
+        prev, pcls = blocks[i - 1], classes[i - 1]
+        explicit = b.has_directive("output")
+        first = b.directives[0].line if b.directives else b.line
+        adjacent = (
+            lines is not None
+            and prev.indent == b.indent
+            and all(not lines[k].strip() for k in range(prev.end_line, first - 1))
+        )
+        if not (explicit or adjacent):
+            continue
+        if prev.lang not in SHELL_LANGS or prev.hidden:
+            if explicit:
+                problems.append(f"{b.id}: `output` block does not follow a shell block")
+            continue
+        if prev.lang == "console":
+            problems.append(
+                f"{b.id}: output block after a console block; put the output under the `$ ` line"
+            )
+            continue
+        classes[i - 1] = replace(pcls, output_block=b, regex=pcls.regex or b.directive("expect") == "regex")
+        classes[i] = replace(classes[i], kind="output")
+
+
+def classify_page(
+    blocks: Iterable[Block], forbidden: Forbidden, text: str | None = None
+) -> tuple[list[tuple[Block, Classification]], list[str]]:
+    """Classify one page's blocks; `text` (the page) enables the adjacency rule for output."""
+    blocks = list(blocks)
+    problems: list[str] = []
+    classes = [classify_block(b, forbidden, problems) for b in blocks]
+    _attach_outputs(blocks, classes, text.split("\n") if text is not None else None, problems)
+    return list(zip(blocks, classes, strict=True)), problems
+
+
+def commands_for(block: Block, cls: Classification, problems: list[str]) -> tuple[Command, ...]:
+    if block.lang == "console":
+        return tuple(console_commands(block, problems))
+    expected = None
+    expected_line = 0
+    if cls.output_block is not None:
+        out = cls.output_block.body.split("\n")
+        while out and not out[-1].strip():
+            out.pop()
+        expected = tuple(out)
+        expected_line = cls.output_block.line + 1
+    return (Command(line=block.line + 1, text=block.body, expected=expected, expected_line=expected_line),)
+
+
+def plan_page(classified: list[tuple[Block, Classification]], problems: list[str]) -> list[Step]:
+    """Steps in run order: setup blocks, then the page's blocks, then teardown blocks."""
+    steps = [
+        Step(b, c, commands_for(b, c, problems) if c.kind == "run" else ())
+        for b, c in classified
+        if b.lang in SHELL_LANGS
+    ]
+    order = {"setup": 0, "main": 1, "teardown": 2}
+    return sorted(steps, key=lambda s: order[s.cls.role])  # stable: page order within a role

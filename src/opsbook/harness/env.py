@@ -1,0 +1,70 @@
+"""The environment every block runs in: built from an allowlist, never inherited wholesale.
+
+A reader's shell may point at a production cluster (KUBECONFIG, kube contexts), a remote
+Docker engine (DOCKER_HOST, DOCKER_CONTEXT, ~/.docker contexts) or a cloud account. None
+of that reaches a block: HOME, TMPDIR, DOCKER_CONFIG and KUBECONFIG point into the run's
+own temp dir, Docker is pinned to the local engine's socket, and the sandbox's compose
+settings are added so `docker compose exec api ...` reaches the sandbox as written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+KEEP = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL")
+KEEP_PREFIXES = ("LC_",)
+# Never let these through, even if a caller passes them in `extra`.
+DENY_PREFIXES = (
+    "AWS_", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "AZURE_", "ARM_", "DIGITALOCEAN_", "HCLOUD_",
+    "OS_", "KUBE", "HELM_", "DOCKER_CERT", "DOCKER_TLS", "VAULT_", "TF_VAR_", "SSH_AUTH",
+    "GITHUB_TOKEN", "GH_TOKEN", "NPM_TOKEN",
+)
+LOCAL_DOCKER = "unix:///var/run/docker.sock"
+
+
+def scrubbed_env(
+    run_dir: Path,
+    extra: Mapping[str, str] | None = None,
+    source: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment for blocks of one run. `run_dir` is the per-run temp dir."""
+    source = os.environ if source is None else source
+    env = {k: v for k, v in source.items() if k in KEEP or k.startswith(KEEP_PREFIXES)}
+    home = run_dir / "home"
+    tmp = run_dir / "tmp"
+    docker_config = home / ".docker"
+    for d in (home, tmp, docker_config):
+        d.mkdir(parents=True, exist_ok=True)
+    _link_cli_plugins(source, docker_config)
+    env.update(
+        {
+            "HOME": str(home),
+            "TMPDIR": str(tmp),
+            "DOCKER_HOST": LOCAL_DOCKER,
+            "DOCKER_CONFIG": str(docker_config),
+            "KUBECONFIG": str(home / ".kube" / "none"),  # exists nowhere: kubectl talks to nobody
+            "LANG": env.get("LANG", "C.UTF-8"),
+            "TERM": "dumb",
+            "NO_COLOR": "1",
+            "PAGER": "cat",
+            "GIT_PAGER": "cat",
+            "SYSTEMD_PAGER": "",
+            "DEBIAN_FRONTEND": "noninteractive",
+        }
+    )
+    for key, value in (extra or {}).items():
+        if key.startswith(DENY_PREFIXES) or key in ("DOCKER_CONTEXT", "DOCKER_HOST"):
+            continue
+        env[key] = value
+    return env
+
+
+def _link_cli_plugins(source: Mapping[str, str], docker_config: Path) -> None:
+    """Keep a user-installed `docker compose` plugin working under the empty DOCKER_CONFIG."""
+    original = Path(source.get("DOCKER_CONFIG") or Path(source.get("HOME", "/")) / ".docker")
+    plugins = original / "cli-plugins"
+    target = docker_config / "cli-plugins"
+    if plugins.is_dir() and not target.exists():
+        target.symlink_to(plugins)

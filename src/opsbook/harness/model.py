@@ -1,0 +1,179 @@
+"""Typed contracts between the harness stages.
+
+    extract (Markdown -> Block) -> classify (Block -> Classification)
+      -> plan (page -> Step list) -> run (Step -> BlockResult) -> report / annotate / update
+
+Each stage is a plain function over these frozen dataclasses, so every stage can be tested
+on its own and the pytest plugin, the CLI and the MkDocs plugin share one vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+SHELL_LANGS = frozenset({"bash", "sh", "shell", "console"})
+OUTPUT_LANGS = frozenset({"text", "output"})
+
+
+@dataclass(frozen=True)
+class Directive:
+    """One `<!-- opsbook: k=v k2 -->` comment (possibly spanning lines, possibly hiding a fence)."""
+
+    line: int  # 1-based line of `<!--`
+    end_line: int  # 1-based line of `-->`
+    keys: tuple[tuple[str, str | None], ...]  # in written order; flag keys have value None
+
+    def get(self, key: str) -> str | None:
+        return dict(self.keys).get(key)
+
+    def has(self, key: str) -> bool:
+        return any(k == key for k, _ in self.keys)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A fenced code block exactly as the site's Markdown shows it (or hides it)."""
+
+    page: str  # path relative to docs/, or the path given on the command line
+    line: int  # 1-based line of the opening fence
+    end_line: int  # 1-based line of the closing fence
+    lang: str  # lower-cased first word of the info string ("" when none)
+    info: str  # the rest of the info string (attributes, options)
+    body: str  # content with the fence's indentation removed, ending without newline
+    indent: str  # the fence's own indentation (kept when annotating / updating)
+    fence: str  # "```", "~~~~", ...
+    tabs: tuple[str, ...] = ()  # titles of enclosing content tabs, outermost first
+    directives: tuple[Directive, ...] = ()  # comments directly above, in order
+    hidden: bool = False  # inside `<!-- opsbook: setup ... -->`: runs, never shown
+
+    @property
+    def id(self) -> str:
+        return f"{self.page}:{self.line}"
+
+    @property
+    def digest(self) -> str:
+        """Identifies the block's content, so a badge never outlives an edit."""
+        return hashlib.sha1(f"{self.lang}\n{self.body}".encode()).hexdigest()[:12]
+
+    def directive(self, key: str) -> str | None:
+        for d in self.directives:
+            if d.has(key):
+                return d.get(key)
+        return None
+
+    def has_directive(self, key: str) -> bool:
+        return any(d.has(key) for d in self.directives)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class SkipReason(StrEnum):
+    production_only = "production-only"
+    staging_only = "staging-only"
+    destructive = "destructive"
+    illustrative = "illustrative"
+    needs_kubernetes = "needs-kubernetes"
+    interactive = "interactive"
+    external = "external"
+
+
+# What readers see on the badge of a block that was not run. Keep these honest: they are
+# shown on the published site next to the command.
+SKIP_TEXT: dict[SkipReason, str] = {
+    SkipReason.production_only: "runs against production only; not run by the test harness",
+    SkipReason.staging_only: "runs against staging only; not run by the test harness",
+    SkipReason.destructive: "destructive (deletes or overwrites data); not run automatically",
+    SkipReason.illustrative: "illustrative: shows the shape of a command, fill in your values",
+    SkipReason.needs_kubernetes: "needs a Kubernetes cluster, which the test sandbox does not have",
+    SkipReason.interactive: "interactive: waits for a person to type; not run automatically",
+    SkipReason.external: "talks to a system outside the sandbox; not run automatically",
+}
+
+Role = Literal["main", "setup", "teardown"]
+Kind = Literal["run", "skip", "refused", "output", "other"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command of a block, with the output written beneath it (console) or after it."""
+
+    line: int  # page line of the command's first line
+    text: str  # shell source, continuation lines joined with newlines
+    expected: tuple[str, ...] | None  # None: output is not checked
+    expected_line: int = 0  # page line of the first expected-output line
+
+
+@dataclass(frozen=True)
+class Classification:
+    kind: Kind
+    role: Role = "main"
+    reason: SkipReason | None = None  # kind == "skip"
+    why: str = ""  # kind == "refused": what it names; otherwise how it was inferred
+    expect_exit: int = 0
+    timeout: float = 120.0
+    retry: float | None = None  # deadline in seconds for re-running until it passes
+    regex: bool = False  # expected output lines are regular expressions
+    output_block: Block | None = None  # the `text`/`output` block holding expected output
+
+
+@dataclass(frozen=True)
+class Step:
+    """A block ready to run: what the runner needs, nothing it must re-derive."""
+
+    block: Block
+    cls: Classification
+    commands: tuple[Command, ...]
+
+    @property
+    def id(self) -> str:
+        return self.block.id
+
+
+Status = Literal["passed", "failed", "skipped", "refused", "blocked"]
+
+
+@dataclass
+class BlockResult:
+    page: str
+    line: int
+    lang: str
+    status: Status
+    duration: float = 0.0
+    digest: str = ""
+    role: Role = "main"
+    reason: str | None = None  # SkipReason value when skipped
+    message: str = ""  # one-line summary for failures / refusals
+    command: str = ""  # the failing command
+    exit_code: int | None = None
+    expected: str | None = None
+    actual: str | None = None
+    diff: str = ""
+    attempts: int = 1
+    output: str = ""  # full combined output of the block (for update mode and debugging)
+    outputs: list[str] = field(default_factory=list)  # per command, same order as commands
+
+    @property
+    def id(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+@dataclass
+class RunResults:
+    """One verification run: written to .opsbook/results.json, read by the site build."""
+
+    commit: str
+    time: str  # ISO 8601, UTC
+    blocks: list[BlockResult] = field(default_factory=list)
+
+    def for_page(self, page: str) -> list[BlockResult]:
+        return [b for b in self.blocks if b.page == page]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for b in self.blocks:
+            out[b.status] = out.get(b.status, 0) + 1
+        return out
