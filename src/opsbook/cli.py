@@ -51,10 +51,11 @@ def _register() -> None:
     from opsbook.alerts.cli import alerts
     from opsbook.facts_cli import facts
     from opsbook.harness.cli import snippets, test
+    from opsbook.links import links
     from opsbook.render_cli import render
     from opsbook.sandbox.cli import sandbox
 
-    for command in (facts, render, sandbox, alerts, snippets, test):
+    for command in (facts, render, links, sandbox, alerts, snippets, test):
         main.add_command(command)
 
 

@@ -100,7 +100,9 @@ def _index(node: yaml.Node, path: KeyPath, file: Path, where: dict[KeyPath, Loca
             line = key_node.start_mark.line + 1
             if key in seen:
                 dotted = _dotted((*path, key))
-                problems.append(f"{_display(file)}:{line}: {dotted}: key repeated in the same mapping")
+                problems.append(
+                    f"{_display(file)}:{line}: {dotted}: key repeated in the same mapping"
+                )
             seen.add(key)
             where[(*path, key)] = Location(file, line)
             problems += _index(value_node, (*path, key), file, where)

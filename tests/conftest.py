@@ -1,0 +1,39 @@
+"""Shared fixtures: a throwaway copy of the project that tests may edit freely."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from opsbook.project import Project
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a page build needs; the sandbox and state are left out on purpose.
+PROJECT_PARTS = ("mkdocs.yml", "facts", "docs", "snippets")
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Project:
+    root = tmp_path / "project"
+    root.mkdir()
+    for part in PROJECT_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, root / part)
+        else:
+            shutil.copy2(src, root / part)
+    return Project(root)
+
+
+@pytest.fixture
+def repo_project() -> Project:
+    return Project(ROOT)
+
+
+def replace_in(path: Path, old: str, new: str, count: int = 1) -> None:
+    """Edit a file in place, failing loudly if `old` is not there (a stale test)."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) >= count, f"{old!r} not found in {path}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
