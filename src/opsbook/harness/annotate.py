@@ -1,20 +1,121 @@
-"""Verification badges on the rendered page (placeholder: the harness fills this in).
+"""Verification badges on the rendered page, and directives removed from it.
 
 Contract with the MkDocs plugin: `load_results(project)` returns the last run's results
 (or None when there was no run); `annotate_page(page, markdown, results)` returns the
 Markdown the site shows, with each shell block's status and the page's summary added.
+
+- Badges are one inline `<span>` on its own line under the block's closing fence, at the
+  fence's indentation: inline HTML is valid at any depth (tabs, admonitions, lists), where
+  a block-level HTML element would not be.
+- A result belongs to a block only if the block's content is unchanged (its digest), so a
+  badge never vouches for a command edited after the run.
+- `<!-- opsbook: ... -->` directives and hidden setup/teardown blocks are removed: left in,
+  Python-Markdown wraps an indented comment and the following code in a `<p>`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from html import escape
 
+from opsbook.harness import report
+from opsbook.harness.extract import extract_lenient
+from opsbook.harness.model import SHELL_LANGS, SKIP_TEXT, BlockResult, RunResults, SkipReason
 from opsbook.project import Project
 
 
-def load_results(project: Project) -> Any | None:
-    return None
+def load_results(project: Project) -> RunResults | None:
+    return report.read(project.state_dir)
 
 
-def annotate_page(page: str, markdown: str, results: Any | None) -> str:
-    return markdown
+def _date(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).date().isoformat()
+    except ValueError:
+        return iso
+
+
+def badge(res: BlockResult | None, results: RunResults) -> str:
+    when = f"at {results.commit} on {_date(results.time)}"
+    if res is None:
+        return (
+            '<span class="opsbook-badge opsbook-unverified">not verified: changed since '
+            f"the last run ({escape(when)})</span>"
+        )
+    if res.status == "passed":
+        return f'<span class="opsbook-badge opsbook-passed">✔ verified in the sandbox {when}</span>'
+    if res.status == "skipped":
+        try:
+            text = SKIP_TEXT[SkipReason(res.reason)]
+        except ValueError:
+            text = str(res.reason)
+        return f'<span class="opsbook-badge opsbook-skipped">not run: {escape(text)}</span>'
+    return (
+        f'<span class="opsbook-badge opsbook-failed" title="{escape(res.message)}">'
+        f"✘ failed verification {when}</span>"
+    )
+
+
+def annotate_page(page: str, markdown: str, results: RunResults | None) -> str:
+    lines = markdown.split("\n")
+    blocks, _problems = extract_lenient(page, markdown)  # lenient: the build must not crash
+    by_digest: dict[str, list[BlockResult]] = {}
+    page_results = results.for_page(page) if results else []
+    for r in page_results:
+        by_digest.setdefault(r.digest, []).append(r)
+
+    inserts: dict[int, list[str]] = {}  # 0-based index -> lines inserted before it
+    drop: set[int] = set()
+    failed: list[BlockResult] = []
+    for b in blocks:
+        for d in b.directives:
+            drop.update(range(d.line - 1, d.end_line))
+        if b.hidden:
+            k = b.end_line
+            while k < len(lines) and not lines[k].strip().startswith("-->"):
+                k += 1
+            drop.update(range(b.line - 1, min(k + 1, len(lines))))
+            continue
+        if b.lang not in SHELL_LANGS or results is None:
+            continue
+        candidates = by_digest.get(b.digest, [])
+        res = next(
+            (r for r in candidates if r.line == b.line), candidates[0] if candidates else None
+        )
+        if res is not None and res.status in ("failed", "blocked", "refused"):
+            failed.append(res)
+        badge_lines = ["", b.indent + badge(res, results)]
+        if b.end_line < len(lines) and lines[b.end_line].strip():
+            badge_lines.append("")
+        inserts.setdefault(b.end_line, []).extend(badge_lines)
+
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        out.extend(inserts.get(i, []))
+        if i not in drop:
+            out.append(line)
+    out.extend(inserts.get(len(lines), []))
+    if failed and results is not None:
+        out = _with_banner(out, failed, results)
+    return "\n".join(out)
+
+
+def _with_banner(lines: list[str], failed: list[BlockResult], results: RunResults) -> list[str]:
+    """A failure admonition after the front matter and the page's first heading."""
+    i = 0
+    if lines and lines[0].strip() == "---":
+        end = next((k for k in range(1, len(lines)) if lines[k].strip() in ("---", "...")), None)
+        i = end + 1 if end is not None else 0
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i < len(lines) and lines[i].startswith("# "):
+        i += 1
+    which = ", ".join(f"line {r.line}" for r in failed[:5])
+    banner = [
+        "",
+        '!!! failure "Some commands on this page failed verification"',
+        f"    In the run at {results.commit} on {_date(results.time)}, {len(failed)} command "
+        f"block(s) on this page did not pass ({which}). Check them before relying on them.",
+        "",
+    ]
+    return lines[:i] + banner + lines[i:]

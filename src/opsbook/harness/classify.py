@@ -166,11 +166,13 @@ def classify_block(block: Block, forbidden: Forbidden, problems: list[str]) -> C
     code = _code_only(block)
     if hit := forbidden.find(code):
         return replace(
-            base, kind="refused", why=f"names {hit[1]} ({hit[0]}); the harness only talks to the sandbox"
+            base,
+            kind="refused",
+            why=f"names {hit[1]} ({hit[0]}); the harness only talks to the sandbox",
         )
     if KUBE_RE.search(code):
         problems.append(
-            f"{block.id}: uses kubectl/helm outside a content tab titled \"Kubernetes\"; "
+            f'{block.id}: uses kubectl/helm outside a content tab titled "Kubernetes"; '
             "put it in one or add <!-- opsbook: skip=needs-kubernetes -->"
         )
     if m := PLACEHOLDER_RE.search(code):
@@ -212,7 +214,9 @@ def console_commands(block: Block, problems: list[str]) -> list[Command]:
             commands.append((first + start, src, [], first + i))
         elif not commands:
             if line.strip():
-                problems.append(f"{block.page}:{first + i}: console output before the first `$ ` prompt")
+                problems.append(
+                    f"{block.page}:{first + i}: console output before the first `$ ` prompt"
+                )
             i += 1
         else:
             commands[-1][2].append(line)
@@ -224,13 +228,19 @@ def console_commands(block: Block, problems: list[str]) -> list[Command]:
         while output and not output[-1].strip():
             output.pop()
         out.append(
-            Command(line=line, text="\n".join(src), expected=tuple(output) or None, expected_line=out_line)
+            Command(
+                line=line,
+                text="\n".join(src),
+                expected=tuple(output) or None,
+                expected_line=out_line,
+            )
         )
     return out
 
 
-def _attach_outputs(blocks: list[Block], classes: list[Classification], lines: list[str] | None,
-                    problems: list[str]) -> None:
+def _attach_outputs(
+    blocks: list[Block], classes: list[Classification], lines: list[str] | None, problems: list[str]
+) -> None:
     for i, b in enumerate(blocks):
         if b.lang not in OUTPUT_LANGS or i == 0:
             if b.lang in OUTPUT_LANGS and b.has_directive("output"):
@@ -255,7 +265,9 @@ def _attach_outputs(blocks: list[Block], classes: list[Classification], lines: l
                 f"{b.id}: output block after a console block; put the output under the `$ ` line"
             )
             continue
-        classes[i - 1] = replace(pcls, output_block=b, regex=pcls.regex or b.directive("expect") == "regex")
+        classes[i - 1] = replace(
+            pcls, output_block=b, regex=pcls.regex or b.directive("expect") == "regex"
+        )
         classes[i] = replace(classes[i], kind="output")
 
 
@@ -281,7 +293,11 @@ def commands_for(block: Block, cls: Classification, problems: list[str]) -> tupl
             out.pop()
         expected = tuple(out)
         expected_line = cls.output_block.line + 1
-    return (Command(line=block.line + 1, text=block.body, expected=expected, expected_line=expected_line),)
+    return (
+        Command(
+            line=block.line + 1, text=block.body, expected=expected, expected_line=expected_line
+        ),
+    )
 
 
 def plan_page(classified: list[tuple[Block, Classification]], problems: list[str]) -> list[Step]:

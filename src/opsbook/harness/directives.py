@@ -13,7 +13,9 @@ from opsbook.harness.model import Directive
 
 PREFIX = "opsbook:"
 OPEN_RE = re.compile(r"^<!--\s*opsbook:(?P<rest>.*)$")
-_ITEM_RE = re.compile(r'\s*(?P<key>[a-z][a-z0-9-]*)(?:=(?:"(?P<q>[^"]*)"|(?P<v>[^\s"=]+)))?(?=\s|$)')
+_ITEM_RE = re.compile(
+    r'\s*(?P<key>[a-z][a-z0-9-]*)(?:=(?:"(?P<q>[^"]*)"|(?P<v>[^\s"=]+)))?(?=\s|$)'
+)
 
 
 class DirectiveSyntaxError(ValueError):
@@ -30,7 +32,9 @@ def tokenize(text: str) -> tuple[tuple[str, str | None], ...]:
             break
         m = _ITEM_RE.match(text, pos)
         if not m:
-            raise DirectiveSyntaxError(f"cannot read {text[pos:].strip()!r} (expected key or key=value)")
+            raise DirectiveSyntaxError(
+                f"cannot read {text[pos:].strip()!r} (expected key or key=value)"
+            )
         value = m.group("q") if m.group("q") is not None else m.group("v")
         items.append((m.group("key"), value))
         pos = m.end()

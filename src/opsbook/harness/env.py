@@ -17,9 +17,25 @@ KEEP = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL")
 KEEP_PREFIXES = ("LC_",)
 # Never let these through, even if a caller passes them in `extra`.
 DENY_PREFIXES = (
-    "AWS_", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "AZURE_", "ARM_", "DIGITALOCEAN_", "HCLOUD_",
-    "OS_", "KUBE", "HELM_", "DOCKER_CERT", "DOCKER_TLS", "VAULT_", "TF_VAR_", "SSH_AUTH",
-    "GITHUB_TOKEN", "GH_TOKEN", "NPM_TOKEN",
+    "AWS_",
+    "GOOGLE_",
+    "GCLOUD_",
+    "CLOUDSDK_",
+    "AZURE_",
+    "ARM_",
+    "DIGITALOCEAN_",
+    "HCLOUD_",
+    "OS_",
+    "KUBE",
+    "HELM_",
+    "DOCKER_CERT",
+    "DOCKER_TLS",
+    "VAULT_",
+    "TF_VAR_",
+    "SSH_AUTH",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "NPM_TOKEN",
 )
 LOCAL_DOCKER = "unix:///var/run/docker.sock"
 

@@ -127,8 +127,11 @@ def updated(expected: tuple[str, ...] | list[str], actual: str, regex: bool = Fa
             absorbing = False
             i += 1
             continue
-        if i < n and j < m and line_matches(pats[i], got[j], regex) and (
-            best[i][j] == best[i + 1][j + 1] + MATCH
+        if (
+            i < n
+            and j < m
+            and line_matches(pats[i], got[j], regex)
+            and (best[i][j] == best[i + 1][j + 1] + MATCH)
         ):
             out.append(pats[i])
             i += 1

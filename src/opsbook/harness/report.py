@@ -1,0 +1,64 @@
+"""The results file: `.opsbook/results.json`, one per run, read by the site build."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+from opsbook.harness.model import BlockResult, RunResults
+
+FILE = "results.json"
+_KEEP = {f.name for f in fields(BlockResult)} - {"output", "outputs"}
+
+
+def current_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=10", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def new_run(root: Path) -> RunResults:
+    return RunResults(
+        commit=current_commit(root), time=datetime.now(UTC).replace(microsecond=0).isoformat()
+    )
+
+
+def write(results: RunResults, state_dir: Path) -> Path:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / FILE
+    data = {
+        "commit": results.commit,
+        "time": results.time,
+        "counts": results.counts(),
+        "blocks": [
+            {k: v for k, v in asdict(b).items() if k in _KEEP and v not in (None, "", [])}
+            | {"commit": results.commit, "time": results.time}
+            for b in results.blocks
+        ],
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read(state_dir: Path) -> RunResults | None:
+    path = state_dir / FILE
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    blocks = [
+        BlockResult(**{k: v for k, v in b.items() if k in _KEEP}) for b in data.get("blocks", [])
+    ]
+    return RunResults(commit=data["commit"], time=data["time"], blocks=blocks)

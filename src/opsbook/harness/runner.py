@@ -1,0 +1,162 @@
+"""Run a page's steps in one session and turn attempts into BlockResults.
+
+Pipeline per page: refuse/skip what must not run -> setup -> blocks -> teardown (always).
+After a failure the page's remaining main blocks are `blocked` (they depend on the state
+the failed block should have produced); teardown still runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from opsbook.harness import expect
+from opsbook.harness.classify import Forbidden
+from opsbook.harness.model import BlockResult, Step
+from opsbook.harness.session import Attempt, PageSession
+
+BACKOFF_START = 0.5
+BACKOFF_MAX = 5.0
+
+Progress = Callable[[BlockResult], None]
+
+
+def _result(step: Step, status: str, **kw: object) -> BlockResult:
+    b = step.block
+    return BlockResult(
+        page=b.page,
+        line=b.line,
+        lang=b.lang,
+        status=status,  # type: ignore[arg-type]
+        digest=b.digest,
+        role=step.cls.role,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def check(step: Step, att: Attempt) -> BlockResult:
+    """Judge one attempt: exit status first, then each command's expected output."""
+    cls, cmds = step.cls, step.commands
+    res = _result(
+        step,
+        "passed",
+        duration=att.duration,
+        exit_code=att.exit_code,
+        output=att.output,
+        outputs=att.outputs,
+    )
+    failing = cmds[min(att.last_command, len(cmds) - 1)]
+    if att.exit_code is None:
+        res.status = "failed"
+        res.command = failing.text
+        res.message = (
+            f"{step.block.page}:{failing.line}: timed out after {cls.timeout:g}s "
+            f"and was killed with its process group: {_first(failing.text)}"
+        )
+        return res
+    if att.exit_code != cls.expect_exit:
+        res.status = "failed"
+        res.command = failing.text
+        want = f"expected {cls.expect_exit}"
+        res.message = (
+            f"{step.block.page}:{failing.line}: exited {att.exit_code} ({want}): "
+            f"{_first(failing.text)}"
+        )
+        res.actual = att.outputs[min(att.last_command, len(att.outputs) - 1)]
+        return res
+    for cmd, out in zip(cmds, att.outputs, strict=False):
+        if cmd.expected is None:
+            continue
+        if not expect.matches(cmd.expected, out, cls.regex):
+            where = f"{step.block.page}:{cmd.expected_line}"
+            res.status = "failed"
+            res.command = cmd.text
+            res.expected = "\n".join(cmd.expected)
+            res.actual = out
+            res.diff = expect.diff(cmd.expected, out, where)
+            res.message = f"{step.block.page}:{cmd.line}: output differs from {where}"
+            return res
+    return res
+
+
+def _first(text: str) -> str:
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) < 120 else line[:117] + "..."
+
+
+def run_step(session: PageSession, step: Step, forbidden: Forbidden) -> BlockResult:
+    # Defence in depth: classification refuses these too, but the runner never trusts it.
+    if hit := forbidden.find("\n".join(c.text for c in step.commands)):
+        return _result(step, "refused", message=f"{step.id}: refused: names {hit[1]} ({hit[0]})")
+    commands = [c.text for c in step.commands]
+    deadline = time.monotonic() + step.cls.retry if step.cls.retry else None
+    delay = BACKOFF_START
+    attempts = 0
+    start = time.monotonic()
+    while True:
+        attempts += 1
+        timeout = step.cls.timeout
+        if deadline is not None:
+            timeout = max(1.0, min(timeout, deadline - time.monotonic()))
+        att = session.run(commands, timeout)
+        res = check(step, att)
+        if res.status == "passed" or deadline is None or time.monotonic() + delay > deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, BACKOFF_MAX)
+    res.attempts = attempts
+    res.duration = time.monotonic() - start
+    if res.status == "passed":
+        session.commit(att)
+    elif deadline is not None:
+        res.message += f" (still failing after {attempts} attempts within {step.cls.retry:g}s)"
+    return res
+
+
+class PageRun:
+    """Runs one page's steps in order, one at a time (the pytest plugin drives it per item)."""
+
+    def __init__(self, page: str, run_dir: Path, env: dict[str, str], forbidden: Forbidden):
+        self.session = PageSession(page, run_dir, env)
+        self.forbidden = forbidden
+        self.failed_at: str | None = None
+
+    def run(self, step: Step) -> BlockResult:
+        kind = step.cls.kind
+        if kind == "skip":
+            return _result(
+                step, "skipped", reason=step.cls.reason.value if step.cls.reason else None
+            )
+        if kind == "refused":
+            return _result(step, "refused", message=f"{step.id}: refused: {step.cls.why}")
+        if self.failed_at is not None and step.cls.role != "teardown":
+            return _result(step, "blocked", message=f"{step.id}: not run: {self.failed_at} failed")
+        res = run_step(self.session, step, self.forbidden)
+        if res.status != "passed" and self.failed_at is None:
+            self.failed_at = step.id
+        return res
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def run_page(
+    page: str,
+    steps: list[Step],
+    run_dir: Path,
+    env: dict[str, str],
+    forbidden: Forbidden,
+    progress: Progress | None = None,
+) -> list[BlockResult]:
+    results: list[BlockResult] = []
+    run = PageRun(page, run_dir, env, forbidden)
+    try:
+        for step in steps:
+            res = run.run(step)
+            results.append(res)
+            if progress:
+                progress(res)
+    finally:
+        run.close()
+    return results
