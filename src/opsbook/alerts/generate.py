@@ -40,7 +40,7 @@ def rules_text(facts: Facts) -> str:
     return dump(rule_groups(facts))
 
 
-def tests_text(facts: Facts) -> str:
+def suite_text(facts: Facts) -> str:
     return dump(suite(facts, RULES_FILE))
 
 
@@ -89,7 +89,7 @@ def prove(facts: Facts, keep_dir: Path | None = None) -> Proof:
         work = keep_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         write_rules(facts, work)
-        (work / TESTS_FILE).write_text(tests_text(facts), encoding="utf-8")
+        (work / TESTS_FILE).write_text(suite_text(facts), encoding="utf-8")
         data = suite(facts, RULES_FILE)
         cases = sum(len(group["alert_rule_test"]) for group in data["tests"])
         rules = sum(len(g["rules"]) for g in rule_groups(facts)["groups"])

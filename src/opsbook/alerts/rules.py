@@ -140,3 +140,39 @@ def rule_groups(facts: Facts) -> dict[str, Any]:
             {"name": ALERTS_GROUP, "rules": alerting},
         ]
     }
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One alert as the monitoring page's alert table shows it (for the render context)."""
+
+    name: str
+    severity: Level
+    metric: str
+    title: str
+    expr: str
+    hold: str
+    summary: str
+    runbook: str  # docs-relative link target, e.g. troubleshooting.md#high-error-rate
+    runbook_url: str
+
+
+def alert_rows(facts: Facts) -> list[AlertRow]:
+    """Exactly the alerts in the generated rules, in the same order."""
+    rows = []
+    for spec in alert_specs(facts):
+        notes = annotations(facts, spec)
+        rows.append(
+            AlertRow(
+                name=spec.name,
+                severity=spec.level,
+                metric=spec.metric,
+                title=spec.threshold.title,
+                expr=spec.expr,
+                hold=spec.hold,
+                summary=notes["summary"],
+                runbook=spec.threshold.runbook,
+                runbook_url=notes["runbook_url"],
+            )
+        )
+    return rows
