@@ -1,0 +1,90 @@
+"""Developer and CI entry points. `nox -l` lists them; the README names the two that matter.
+
+    nox -s serve    build the site, then preview it on http://127.0.0.1:8000
+    nox -s tests    machine setup (Docker, Compose, promtool), then every test, sandbox included
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+ENV = {"NO_MKDOCS_2_WARNING": "1"}
+
+
+def install(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+
+
+def bootstrap(session: nox.Session) -> None:
+    """Docker engine, Compose v2, promtool and the base image: idempotent, fast when done."""
+    if os.geteuid() == 0:
+        session.run("bash", "scripts/bootstrap", external=True)
+    else:
+        session.run("sudo", "bash", "scripts/bootstrap", external=True)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Everything CI checks: unit tests, a strict build, links, alert rules, and every shell
+    block on the site run against the sandbox (brought up and down by the tests)."""
+    bootstrap(session)
+    install(session)
+    session.run("pytest", *session.posargs, env=ENV)
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Build the site into site/ with `mkdocs build --strict`."""
+    install(session)
+    session.run("opsbook", "facts", "check")
+    session.run("mkdocs", "build", "--strict", env=ENV)
+
+
+@nox.session(python=PYTHON)
+def serve(session: nox.Session) -> None:
+    """Build the site and serve it on 127.0.0.1:8000; edits to docs/, facts/ or snippets/
+    rebuild it. Stop with Ctrl-C."""
+    install(session)
+    session.run("opsbook", "facts", "check")
+    session.run("mkdocs", "serve", "--strict", "--dev-addr", "127.0.0.1:8000", *session.posargs,
+                env=ENV)
+
+
+@nox.session(python=PYTHON)
+def links(session: nox.Session) -> None:
+    """Build the site, then check every link and anchor with lychee (offline)."""
+    install(session)
+    session.run("mkdocs", "build", "--strict", env=ENV)
+    session.run("opsbook", "links", "site")
+
+
+@nox.session(python=PYTHON)
+def verify(session: nox.Session) -> None:
+    """Run every shell block on the site against the sandbox (sandbox up, pages, down)."""
+    bootstrap(session)
+    install(session)
+    session.run("opsbook", "test", *session.posargs, env=ENV)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff over the package, tests, benchmarks and this file."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """The benchmarks: site build overhead, harness overhead, sandbox start-up."""
+    bootstrap(session)
+    install(session)
+    for script in ("site_build.py", "harness.py", "sandbox.py"):
+        if os.path.exists(f"benchmarks/{script}"):
+            session.run("python", f"benchmarks/{script}", env=ENV)
