@@ -199,7 +199,7 @@ class Extractor:
             k += 1
         if k >= len(self.lines) or not self.lines[k].strip().startswith("-->"):
             self.problems.append(
-                f"{self.where(i + 1)}: a hidden opsbook block must be followed by --> on its own line"
+                f"{self.where(i + 1)}: a hidden opsbook block needs --> on its own line after it"
             )
             return k
         return k + 1
