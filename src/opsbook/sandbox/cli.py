@@ -1,8 +1,84 @@
-"""`opsbook sandbox ...` (placeholder until the sandbox lands)."""
+"""`opsbook sandbox up | down | status | logs | env`."""
+
+from __future__ import annotations
+
+import shlex
+import sys
 
 import click
+
+from opsbook.facts import load_facts
+from opsbook.project import Project
+from opsbook.sandbox import env as sandbox_env
+from opsbook.sandbox import lifecycle
+
+
+def _context(ctx: click.Context):
+    from opsbook.cli import get_project  # late: opsbook.cli imports this module
+
+    project: Project = get_project(ctx)
+    return project, load_facts(project.facts_dir)
 
 
 @click.group()
 def sandbox() -> None:
-    """Run the reference platform under Docker Compose."""
+    """Run the reference platform under Docker Compose (ports from facts/services.yml)."""
+
+
+@sandbox.command()
+@click.option("--no-build", is_flag=True, help="Use the images as they are; build nothing.")
+@click.pass_context
+def up(ctx: click.Context, no_build: bool) -> None:
+    """Build what is stale, start every service, wait until all are healthy."""
+    project, facts = _context(ctx)
+    lifecycle.up(project, facts, build=not no_build, progress=click.echo)
+    for name, url in sandbox_env.base_urls(facts).items():
+        click.echo(f"  {name:<14} {url}")
+    click.echo('Plain `docker compose` reaches it after: eval "$(opsbook sandbox env)"')
+
+
+@sandbox.command()
+@click.pass_context
+def down(ctx: click.Context) -> None:
+    """Remove every container, network and volume of the sandbox."""
+    project, facts = _context(ctx)
+    lifecycle.down(project, facts)
+    click.echo(f"sandbox {facts.platform.compose_project} removed")
+
+
+@sandbox.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Each service's state and health; exit status 1 if any is not healthy."""
+    project, facts = _context(ctx)
+    services = lifecycle.status(project, facts)
+    for service in services:
+        click.echo(str(service))
+    if not all(s.ok for s in services):
+        sys.exit(1)
+
+
+@sandbox.command()
+@click.argument("service", required=False)
+@click.option("-n", "--tail", type=int, default=None, help="Only the last N lines.")
+@click.option("-f", "--follow", is_flag=True, help="Keep following new lines.")
+@click.pass_context
+def logs(ctx: click.Context, service: str | None, tail: int | None, follow: bool) -> None:
+    """Show the logs of one service, or of all."""
+    project, facts = _context(ctx)
+    names = [s.name for s in facts.services]
+    if service and service not in names:
+        raise click.BadParameter(f"{service!r} is not one of {', '.join(names)}")
+    sys.exit(lifecycle.logs(project, facts, service, tail=tail, follow=follow))
+
+
+@sandbox.command("env")
+@click.pass_context
+def env_command(ctx: click.Context) -> None:
+    """Print `export` lines so plain `docker compose` reaches the sandbox:
+
+    eval "$(opsbook sandbox env)"
+    """
+    project, facts = _context(ctx)
+    for key, value in sandbox_env.compose_environment(project, facts).items():
+        click.echo(f"export {key}={shlex.quote(value)}")

@@ -1,0 +1,286 @@
+"""The HTTP API: health, metrics, version, the jobs API, and a fault switch for drills."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from starlette.routing import Match
+
+from opsbook_app import config, deps
+from opsbook_app.metrics import register_common
+
+log = logging.getLogger("opsbook.api")
+RELEASE = config.release()
+app = FastAPI(title="opsbook api", version=RELEASE.version)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["route", "method", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16),
+)
+CACHE = Counter("opsbook_cache_requests_total", "Job status reads by cache result", ["result"])
+register_common(RELEASE.version)
+
+
+def _queue_depth() -> float:
+    try:
+        return float(deps.cache().llen(config.QUEUE_KEY))
+    except Exception:  # a scrape must not fail because Redis is down; NaN says "unknown"
+        return float("nan")
+
+
+def _db_connections() -> float:
+    try:
+        return float(deps.db_connections())
+    except Exception:
+        return float("nan")
+
+
+Gauge("opsbook_queue_depth", "Jobs waiting in Redis").set_function(_queue_depth)
+Gauge("opsbook_db_connections", "Connections to the opsbook database").set_function(_db_connections)
+
+# Probes and scrapes are not user traffic: counting them would dilute the error rate.
+_UNCOUNTED = ("/metrics", "/health/")
+
+
+class Fault(BaseModel):
+    error_rate: float = Field(0.0, ge=0.0, le=1.0)
+    latency_seconds: float = Field(0.0, ge=0.0, le=30.0)
+
+
+# One uvicorn process per container, so process memory is the right scope for the switch.
+FAULT = Fault()
+ALERTS: deque[dict[str, Any]] = deque(maxlen=100)
+
+
+def _route_of(request: Request) -> str:
+    """The route template (/api/v1/jobs/{job_id}), so metric labels stay few."""
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return getattr(route, "path", "unmatched")
+    return "unmatched"
+
+
+@app.middleware("http")
+async def instrument(request: Request, call_next):
+    path = request.url.path
+    route = _route_of(request)
+    start = time.perf_counter()
+    if path.startswith("/api/v1/") and FAULT.latency_seconds:
+        await asyncio.sleep(FAULT.latency_seconds)
+    if path.startswith("/api/v1/") and random.random() < FAULT.error_rate:
+        response: Response = JSONResponse({"error": "injected fault (POST /admin/fault)"}, 500)
+    else:
+        response = await call_next(request)
+    if not path.startswith(_UNCOUNTED):
+        REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        LATENCY.labels(route, request.method).observe(time.perf_counter() - start)
+    return response
+
+
+# --- health -----------------------------------------------------------------------------
+
+
+@app.get("/health/live")
+def live() -> dict[str, str]:
+    """The process is up and serving; says nothing about dependencies."""
+    return {"status": "ok", "version": RELEASE.version}
+
+
+def _check_postgres() -> str | None:
+    try:
+        with deps.engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"postgres: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
+def _check_redis() -> str | None:
+    try:
+        deps.cache().ping()
+    except Exception as exc:
+        return f"redis: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _check_schema() -> str | None:
+    try:
+        current = deps.schema_revision()
+    except Exception:
+        return None  # postgres is down; that check already says so
+    if current is None or current < RELEASE.schema:
+        at = current or "no revision"
+        return f"schema: database at {at}, {RELEASE.version} needs {RELEASE.schema}"
+    return None
+
+
+@app.get("/health/ready")
+def ready() -> JSONResponse:
+    """200 only when PostgreSQL, Redis and the schema all serve this build."""
+    problems = {
+        name: problem
+        for name, check in (("postgres", _check_postgres), ("redis", _check_redis))
+        if (problem := check())
+    }
+    if "postgres" not in problems and (schema := _check_schema()):
+        problems["schema"] = schema
+    checks = {name: problems.get(name, "ok") for name in ("postgres", "redis", "schema")}
+    if problems:
+        body = {"status": "unavailable", "down": sorted(problems), "checks": checks}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ready", "checks": checks})
+
+
+@app.get("/health/db")
+def health_db() -> JSONResponse:
+    """Database round trip, revision and connection count, for the database runbooks."""
+    start = time.perf_counter()
+    try:
+        revision = deps.schema_revision()
+        connections = deps.db_connections()
+    except Exception as exc:
+        return JSONResponse({"status": "down", "error": str(exc).splitlines()[0]}, 503)
+    return JSONResponse(
+        {
+            "status": "ok",
+            "revision": revision,
+            "required_revision": RELEASE.schema,
+            "connections": connections,
+            "latency_ms": round((time.perf_counter() - start) * 1000, 1),
+        }
+    )
+
+
+@app.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@app.get("/version")
+def version() -> dict[str, str]:
+    return {"version": RELEASE.version, "schema": RELEASE.schema}
+
+
+# --- jobs -------------------------------------------------------------------------------
+
+
+class JobRequest(BaseModel):
+    kind: str = Field("echo", pattern="^(echo|sleep|fail)$")
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+def _job_json(row: Any) -> dict[str, Any]:
+    job = {
+        "id": str(row.id),
+        "kind": row.kind,
+        "status": row.status,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+    if RELEASE.writes_result:
+        job["result"] = row.result
+        job["error"] = row.error
+    return job
+
+
+@app.post("/api/v1/jobs", status_code=202)
+def create_job(job: JobRequest) -> dict[str, Any]:
+    """Record the job as queued, then hand its id to the worker through Redis."""
+    job_id = uuid.uuid4()
+    with deps.engine().begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, kind, payload, status) "
+                "VALUES (:id, :kind, CAST(:payload AS jsonb), 'queued')"
+            ),
+            {"id": job_id, "kind": job.kind, "payload": json.dumps(job.payload)},
+        )
+    queued = {"id": str(job_id), "kind": job.kind, "status": "queued"}
+    pipe = deps.cache().pipeline()
+    pipe.set(f"{config.CACHE_PREFIX}{job_id}", json.dumps(queued), ex=config.CACHE_TTL_SECONDS)
+    pipe.lpush(config.QUEUE_KEY, str(job_id))
+    pipe.execute()
+    return queued
+
+
+@app.get("/api/v1/jobs/{job_id}")
+def get_job(job_id: uuid.UUID) -> dict[str, Any]:
+    """Status from the Redis cache the worker writes through; PostgreSQL on a miss."""
+    key = f"{config.CACHE_PREFIX}{job_id}"
+    try:
+        cached = deps.cache().get(key)
+    except Exception:
+        cached = None
+    if cached:
+        CACHE.labels("hit").inc()
+        return json.loads(cached)
+    CACHE.labels("miss").inc()
+    columns = "id, kind, status, created_at, updated_at"
+    if RELEASE.writes_result:
+        columns += ", result, error"
+    with deps.engine().connect() as conn:
+        row = conn.execute(
+            text(f"SELECT {columns} FROM jobs WHERE id = :id"), {"id": job_id}
+        ).first()
+    if row is None:
+        raise HTTPException(404, f"no job {job_id}")
+    job = _job_json(row)
+    if job["status"] in ("completed", "failed"):
+        try:
+            deps.cache().set(key, json.dumps(job), ex=config.CACHE_TTL_SECONDS)
+        except Exception:
+            log.warning("could not cache job %s", job_id)
+    return job
+
+
+# --- drills -----------------------------------------------------------------------------
+
+
+@app.get("/admin/fault")
+def get_fault() -> Fault:
+    return FAULT
+
+
+@app.post("/admin/fault")
+def set_fault(fault: Fault) -> Fault:
+    """Make a share of /api/v1/* requests fail and/or slow down, for alert drills."""
+    global FAULT
+    FAULT = fault
+    log.warning("fault injection set: %s", fault.model_dump())
+    return FAULT
+
+
+@app.delete("/admin/fault")
+def clear_fault() -> Fault:
+    global FAULT
+    FAULT = Fault()
+    log.warning("fault injection cleared")
+    return FAULT
+
+
+@app.post("/admin/alerts")
+def receive_alerts(notification: dict[str, Any]) -> dict[str, int]:
+    """Alertmanager's webhook lands here, so drills can see the page that was sent."""
+    ALERTS.append({"received_at": time.time(), **notification})
+    return {"stored": len(ALERTS)}
+
+
+@app.get("/admin/alerts")
+def list_alerts() -> list[dict[str, Any]]:
+    return list(ALERTS)

@@ -1,0 +1,86 @@
+"""Running docker and docker compose: timeouts, clear errors, and Ctrl-C-safe cleanup."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+from opsbook.errors import OpsbookError
+
+BOOTSTRAP = "sudo scripts/bootstrap"
+
+
+def docker_missing(reason: str) -> OpsbookError:
+    return OpsbookError(f"Docker is not usable ({reason}); install and start it: {BOOTSTRAP}")
+
+
+def require_docker(timeout: float = 20) -> None:
+    """Fail in one line naming the bootstrap unless the engine and Compose v2 answer."""
+    if shutil.which("docker") is None:
+        raise docker_missing("no `docker` command")
+    for args, what in (
+        (["docker", "info", "--format", "{{.ServerVersion}}"], "engine"),
+        (["docker", "compose", "version"], "Compose v2"),
+    ):
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise docker_missing(f"the {what} did not answer within {timeout:.0f} s") from None
+        if done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise docker_missing(f"the {what} failed: {detail}")
+
+
+def run(
+    args: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    timeout: float,
+    check: bool = True,
+    capture: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run one command under `env` (added to ours). Raises OpsbookError on timeout/failure."""
+    try:
+        done = subprocess.run(
+            list(args),
+            env={**os.environ, **env},
+            capture_output=capture,
+            text=True,
+            timeout=timeout,
+        )
+    except FileNotFoundError:
+        raise docker_missing(f"no `{args[0]}` command") from None
+    except subprocess.TimeoutExpired:
+        raise OpsbookError(f"`{' '.join(args)}` did not finish within {timeout:.0f} s") from None
+    if check and done.returncode != 0:
+        tail = (done.stderr or done.stdout or "").strip().splitlines()[-5:]
+        raise OpsbookError([f"`{' '.join(args)}` failed (exit {done.returncode})", *tail])
+    return done
+
+
+@contextmanager
+def uninterruptible() -> Iterator[None]:
+    """Ignore Ctrl-C while cleaning up, so a second Ctrl-C cannot leave things half-removed."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_detached(
+    args: Sequence[str], env: Mapping[str, str], *, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Like `run`, in its own session: the terminal's Ctrl-C does not reach it."""
+    return subprocess.run(
+        list(args),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        start_new_session=True,
+    )

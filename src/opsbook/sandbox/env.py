@@ -1,0 +1,64 @@
+"""What the facts say about the sandbox: its compose environment and its endpoints.
+
+`compose_environment` is the contract between the facts, `sandbox/compose.yaml` and the
+docs: compose takes every host port from these variables, and the doc harness runs each
+documented `docker compose ...` command under them, so both read the same facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opsbook.facts import Facts, Service
+from opsbook.project import Project
+
+# Sandbox-only credential, never a real secret: the database is published on 127.0.0.1.
+DB_PASSWORD = "opsbook-sandbox"
+HOST = "127.0.0.1"
+
+
+def port_variable(service_name: str) -> str:
+    """`api` -> `API_PORT`: the variable compose.yaml publishes that service's port from."""
+    return service_name.upper().replace("-", "_") + "_PORT"
+
+
+def compose_file(project: Project) -> str:
+    return str((project.sandbox_dir / "compose.yaml").resolve())
+
+
+def compose_environment(project: Project, facts: Facts) -> dict[str, str]:
+    """The environment under which a plain `docker compose ...` reaches the sandbox."""
+    env = {
+        "COMPOSE_FILE": compose_file(project),
+        "COMPOSE_PROJECT_NAME": facts.platform.compose_project,
+        "API_VERSION": facts.deployment.versions.current,
+        "DB_NAME": facts.platform.database.name,
+        "DB_USER": facts.platform.database.user,
+        "DB_PASSWORD": DB_PASSWORD,
+    }
+    for service in facts.services:
+        env[port_variable(service.name)] = str(service.port)
+    return env
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    service: str
+    url: str
+
+
+def endpoint(service: Service, facts: Facts) -> Endpoint:
+    """How a reader reaches a service from the host (always 127.0.0.1)."""
+    if service.name == "postgres":
+        db = facts.platform.database
+        url = f"postgresql://{db.user}@{HOST}:{service.port}/{db.name}"
+    elif service.name == "redis":
+        url = f"redis://{HOST}:{service.port}"
+    else:
+        url = f"http://{HOST}:{service.port}"
+    return Endpoint(service.name, url)
+
+
+def base_urls(facts: Facts) -> dict[str, str]:
+    """Service name -> its endpoint URL, for tests and the `up` summary."""
+    return {s.name: endpoint(s, facts).url for s in facts.services}
