@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from opsbook.errors import OpsbookError
@@ -54,7 +54,7 @@ def status(project: Project, facts: Facts) -> list[ServiceStatus]:
         timeout=QUERY_TIMEOUT,
     )
     found: dict[str, ServiceStatus] = {}
-    for row in _json_rows(done.stdout):
+    for row in parse_ps_json(done.stdout):
         found[row["Service"]] = ServiceStatus(
             name=row["Service"],
             state=row.get("State", ""),
@@ -64,7 +64,7 @@ def status(project: Project, facts: Facts) -> list[ServiceStatus]:
     return [found.get(s.name, ServiceStatus(s.name, "missing", "")) for s in facts.services]
 
 
-def _json_rows(text: str) -> list[dict]:
+def parse_ps_json(text: str) -> list[dict]:
     """`compose ps --format json` prints one array (older) or one object per line (newer)."""
     text = text.strip()
     if not text:
@@ -77,9 +77,16 @@ def _json_rows(text: str) -> list[dict]:
 def check_ports(project: Project, facts: Facts) -> None:
     """Name the port and the service when something else already listens there."""
     ours = {s.name for s in status(project, facts) if s.state == "running"}
+    problems = busy_ports(facts, skip=ours)
+    if problems:
+        raise OpsbookError(problems)
+
+
+def busy_ports(facts: Facts, skip: Collection[str] = ()) -> list[str]:
+    """One message per service (not in `skip`) whose host port cannot be bound."""
     problems = []
     for service in facts.services:
-        if service.name in ours:
+        if service.name in skip:
             continue  # our own container holds it; `up` will keep it
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -91,8 +98,7 @@ def check_ports(project: Project, facts: Facts) -> None:
                     f"{HOST}; free it or change `port` for {service.name} in "
                     "facts/services.yml"
                 )
-    if problems:
-        raise OpsbookError(problems)
+    return problems
 
 
 def build_images(project: Project, facts: Facts, progress: Progress = print) -> None:

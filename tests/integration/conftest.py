@@ -1,0 +1,108 @@
+"""The `sandbox` fixture: one running sandbox for the whole test session.
+
+It reuses a sandbox that is already healthy, otherwise builds and starts one, and takes
+it down at the end of the session (keep it with OPSBOOK_KEEP_SANDBOX=1). Without Docker
+the tests fail, never skip: CI installs Docker with scripts/bootstrap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from opsbook.errors import OpsbookError
+from opsbook.facts import Facts, load_facts
+from opsbook.project import Project
+from opsbook.sandbox import base_urls, compose_environment, down, status, up
+from opsbook.sandbox.docker import require_docker
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox: what the facts say, how to reach it, and helpers to poke it."""
+
+    project: Project
+    facts: Facts
+    env: dict[str, str]  # compose_environment: plain `docker compose` reaches the sandbox
+    urls: dict[str, str] = field(default_factory=dict)  # service -> http://127.0.0.1:port
+
+    def url(self, service: str, path: str = "") -> str:
+        return self.urls[service] + path
+
+    def compose(
+        self, *args: str, timeout: float = 120, check: bool = True, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """`docker compose ARGS` exactly as a reader would type it, under the sandbox env."""
+        done = subprocess.run(
+            ["docker", "compose", *args],
+            env={**os.environ, **self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"docker compose {' '.join(args)} failed:\n{done.stderr}")
+        return done
+
+    def request(
+        self, service: str, path: str, *, method: str = "GET", body: Any = None
+    ) -> tuple[int, Any]:
+        """(status, decoded JSON or text) for an HTTP call on 127.0.0.1; never raises on 4xx/5xx."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url(service, path), data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        text = raw.decode()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def wait_for(self, what: str, check, timeout: float = 60, every: float = 0.5) -> Any:
+        """Poll `check()` until it returns something truthy; fail naming `what`."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = check()
+            except (OSError, urllib.error.URLError) as exc:
+                last = exc
+            else:
+                if last:
+                    return last
+            time.sleep(every)
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    project = Project.find()
+    facts = load_facts(project.facts_dir)
+    try:
+        require_docker()
+    except OpsbookError as exc:
+        pytest.fail(exc.problems[0], pytrace=False)
+    handle = Sandbox(project, facts, compose_environment(project, facts), urls=base_urls(facts))
+    try:
+        if not all(s.ok for s in status(project, facts)):
+            up(project, facts, build=True, progress=lambda line: print(f"sandbox: {line}"))
+        yield handle
+    except OpsbookError as exc:
+        pytest.fail("\n".join(exc.problems), pytrace=False)
+    finally:
+        if os.environ.get("OPSBOOK_KEEP_SANDBOX") != "1":
+            down(project, facts)
