@@ -51,6 +51,8 @@ def run(
             capture_output=capture,
             text=True,
             timeout=timeout,
+            # Ctrl-C reaches only us; we then stop the child and clean up in order.
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise docker_missing(f"no `{args[0]}` command") from None

@@ -124,6 +124,7 @@ def build_images(project: Project, facts: Facts, progress: Progress = print) -> 
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     timeout=BUILD_TIMEOUT,
+                    start_new_session=True,  # Ctrl-C reaches only us (see docker.run)
                 )
             except subprocess.TimeoutExpired:
                 raise OpsbookError(
@@ -181,6 +182,9 @@ def up(project: Project, facts: Facts, *, build: bool = True, progress: Progress
             raise OpsbookError(_unhealthy_report(project, facts, done.stderr))
         progress(f"all {len(facts.services)} services healthy in {time.monotonic() - start:.1f} s")
         finished = True
+    except KeyboardInterrupt:
+        progress("interrupted")
+        raise
     finally:
         if not finished:
             progress("taking the sandbox down again")

@@ -1,0 +1,112 @@
+"""The sandbox's files agree with the facts, and its errors say what to do. No Docker needed."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from opsbook.errors import OpsbookError
+from opsbook.facts import load_facts
+from opsbook.project import Project
+from opsbook.sandbox import compose_environment, port_variable
+from opsbook.sandbox.docker import require_docker
+from opsbook.sandbox.lifecycle import ServiceStatus, busy_ports, parse_ps_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def project() -> Project:
+    return Project(ROOT)
+
+
+@pytest.fixture(scope="module")
+def facts(project: Project):
+    return load_facts(project.facts_dir)
+
+
+@pytest.fixture(scope="module")
+def compose(project: Project) -> dict:
+    return yaml.safe_load((project.sandbox_dir / "compose.yaml").read_text())
+
+
+def test_environment_carries_every_port_and_the_current_version(project, facts) -> None:
+    env = compose_environment(project, facts)
+    assert Path(env["COMPOSE_FILE"]).is_absolute()
+    assert Path(env["COMPOSE_FILE"]).is_file()
+    assert env["COMPOSE_PROJECT_NAME"] == facts.platform.compose_project
+    assert env["API_VERSION"] == facts.deployment.versions.current
+    assert env["API_PORT"] == "18000" == str(facts.service("api").port)
+    for service in facts.services:
+        assert env[port_variable(service.name)] == str(service.port)
+    assert all(isinstance(v, str) for v in env.values())
+
+
+def test_compose_services_are_the_facts_services(compose, facts) -> None:
+    assert list(compose["services"]) == [s.name for s in facts.services]
+
+
+def test_compose_publishes_on_loopback_from_the_port_variables_only(compose, facts) -> None:
+    for service in facts.services:
+        ports = compose["services"][service.name]["ports"]
+        assert len(ports) == 1, service.name
+        match = re.fullmatch(r"127\.0\.0\.1:\$\{(\w+):\?[^}]*\}:(\d+)", ports[0])
+        assert match, f"{service.name}: {ports[0]!r} must be 127.0.0.1:${{VAR:?}}:PORT"
+        assert match[1] == port_variable(service.name)
+        assert int(match[2]) == service.container_port
+
+
+def test_every_service_has_a_healthcheck_and_a_facts_image(compose, facts) -> None:
+    for service in facts.services:
+        spec = compose["services"][service.name]
+        assert spec["healthcheck"]["test"], service.name
+        assert spec["image"].split(":")[0] == service.image, service.name
+    for name in ("api", "worker"):
+        assert compose["services"][name]["image"].endswith(":${API_VERSION:?}")
+
+
+def test_prometheus_scrapes_api_and_worker_every_5s_and_loads_the_rules(project) -> None:
+    config = yaml.safe_load((project.sandbox_dir / "prometheus" / "prometheus.yml").read_text())
+    assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "5s"
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
+    }
+    assert targets["api"] == ["api:8000"]
+    assert targets["worker"] == ["worker:9100"]
+
+
+def test_docker_missing_is_one_line_naming_the_bootstrap(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(OpsbookError) as err:
+        require_docker()
+    assert len(err.value.problems) == 1
+    assert "scripts/bootstrap" in err.value.problems[0]
+
+
+def test_a_port_in_use_names_the_port_and_the_service(facts) -> None:
+    # A free port stands in for the api's, so this runs while a real sandbox is up.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        api = facts.service("api").model_copy(update={"port": port})
+        problems = busy_ports(facts.model_copy(update={"services": [api]}))
+    assert problems == [
+        f"port {port} for service api is already in use on 127.0.0.1; free it or "
+        "change `port` for api in facts/services.yml"
+    ]
+
+
+def test_ps_json_both_formats_and_status_ok() -> None:
+    line = '{"Service": "api", "State": "running", "Health": "healthy"}'
+    assert parse_ps_json(line + "\n" + line) == parse_ps_json(f"[{line}, {line}]")
+    assert parse_ps_json("") == []
+    assert ServiceStatus("api", "running", "healthy").ok
+    assert ServiceStatus("redis", "running", "").ok
+    assert not ServiceStatus("api", "running", "unhealthy").ok
+    assert not ServiceStatus("api", "missing", "").ok
