@@ -101,7 +101,9 @@ def busy_ports(facts: Facts, skip: Collection[str] = ()) -> list[str]:
     return problems
 
 
-def build_images(project: Project, facts: Facts, progress: Progress = print) -> None:
+def build_images(
+    project: Project, facts: Facts, progress: Progress = print, *, no_cache: bool = False
+) -> None:
     """Build what is stale: every service image, plus the other app releases (cheap:
     they share every layer but the last), so deploy and rollback drills start at once."""
     env = _compose(project, facts)
@@ -112,14 +114,14 @@ def build_images(project: Project, facts: Facts, progress: Progress = print) -> 
     versions = facts.deployment.versions
     progress(f"building images (log: {log_path.relative_to(project.root)})")
     with log_path.open("w") as log:
-        for version, services in (
-            (versions.current, []),
+        for version, extra in (
+            (versions.current, ["--no-cache"] if no_cache else []),
             (versions.previous, ["api", "worker"]),
             (versions.broken, ["api", "worker"]),
         ):
             try:
                 done = subprocess.run(
-                    ["docker", "compose", "build", *services],
+                    ["docker", "compose", "build", *extra],
                     env={**os.environ, **env, "API_VERSION": version},
                     stdout=log,
                     stderr=subprocess.STDOUT,
