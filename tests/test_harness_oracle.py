@@ -40,7 +40,7 @@ def site_extensions() -> tuple[list[str], dict[str, dict]]:
     configs: dict[str, dict] = {}
     for ext in config["markdown_extensions"]:
         if isinstance(ext, dict):
-            (name, cfg), = ext.items()
+            ((name, cfg),) = ext.items()
             names.append(name)
             configs[name] = dict(cfg or {})
         else:
@@ -117,8 +117,15 @@ def test_corpus_covers_every_container() -> None:
     blocks, problems = extract_lenient("c.md", (ROOT / "tests/corpus/containers.md").read_text())
     assert not problems
     assert [b.body for b in blocks] == [
-        "echo top", "echo tilde", "echo in-admonition", "$ echo in-details\nin-details",
-        "echo compose-tab", "kubectl get pods", "echo in-list", "echo nested", "echo options",
+        "echo top",
+        "echo tilde",
+        "echo in-admonition",
+        "$ echo in-details\nin-details",
+        "echo compose-tab",
+        "kubectl get pods",
+        "echo in-list",
+        "echo nested",
+        "echo options",
     ]
     assert blocks[5].tabs == ("Kubernetes",)
     assert blocks[1].fence == "~~~~" and blocks[1].lang == "sh"

@@ -169,7 +169,8 @@ class Extractor:
             head, _, tail = text.partition("-->")
             if tail.strip():
                 self.problems.append(f"{self.where(i + 1)}: text after --> on a directive line")
-            return self._add_directive(head, i, i, indent)
+            self._add_directive(head, i, i, indent)
+            return i + 1
         parts = [text]
         j = i + 1
         hidden_at = None
@@ -186,10 +187,10 @@ class Extractor:
             self.problems.append(f"{self.where(i + 1)}: opsbook directive comment is never closed")
             return len(self.lines)
         if hidden_at is None:
-            return self._add_directive("\n".join(parts), i, j, indent)
+            self._add_directive("\n".join(parts), i, j, indent)
+            return j + 1
         # Hidden form: <!-- opsbook: setup \n ```bash ... ``` \n -->
-        nxt = self._add_directive("\n".join(parts), i, hidden_at - 1, indent, keep=True)
-        if nxt < 0:
+        if not self._add_directive("\n".join(parts), i, hidden_at - 1, indent):
             return hidden_at
         before = len(self.blocks)
         k = self._fence(hidden_at, hidden=True)
@@ -204,18 +205,18 @@ class Extractor:
             return k
         return k + 1
 
-    def _add_directive(self, text: str, i: int, j: int, indent: int, keep: bool = False) -> int:
+    def _add_directive(self, text: str, i: int, j: int, indent: int) -> bool:
         try:
             d = dmod.parse(text, i + 1, j + 1)
         except dmod.DirectiveSyntaxError as exc:
             self.problems.append(f"{self.where(i + 1)}: malformed opsbook directive: {exc}")
-            return -1
+            return False
         if self.pending and self.pending_indent != indent:
             self._orphan_directives()
         self.pending.append(d)
         self.pending_indent = indent
         # The next line must be a fence or another directive (checked by the main loop).
-        return j + 1
+        return True
 
     # -- main loop ------------------------------------------------------------------------
     def run(self) -> list[Block]:

@@ -1,0 +1,144 @@
+"""Unit tests per stage: directives, classification, expected output, badges, update, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import markdown
+import pytest
+from click.testing import CliRunner
+
+from opsbook.harness import expect
+from opsbook.harness.annotate import annotate_page
+from opsbook.harness.classify import Forbidden
+from opsbook.harness.collect import analyse
+from opsbook.harness.directives import DirectiveSyntaxError, tokenize
+from opsbook.harness.model import BlockResult, RunResults
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def test_directive_tokens() -> None:
+    assert tokenize('skip=destructive timeout=30 setup note="a b"') == (
+        ("skip", "destructive"),
+        ("timeout", "30"),
+        ("setup", None),
+        ("note", "a b"),
+    )
+    with pytest.raises(DirectiveSyntaxError):
+        tokenize("skip=")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<!-- opsbook: frobnicate -->\n```bash\ntrue\n```\n", "p.md:1: unknown opsbook directive"),
+        ("<!-- opsbook: skip=lazy -->\n```bash\ntrue\n```\n", "p.md:2: unknown skip reason 'lazy'"),
+        ("<!-- opsbook: timeout=soon -->\n```bash\ntrue\n```\n", "p.md:2: timeout=soon is not"),
+        ("<!-- opsbook: skip= -->\n```bash\ntrue\n```\n", "p.md:1: malformed opsbook directive"),
+        ("<!-- opsbook: setup -->\n\n```bash\ntrue\n```\n", "p.md:1: opsbook directive is not"),
+        ("```bash\nkubectl get pods\n```\n", "p.md:1: uses kubectl/helm outside"),
+        ("```bash\ncurl http://x/<JOB_ID>\n```\n", "p.md:1: contains the placeholder <JOB_ID>"),
+        ("<!-- opsbook:\n```bash\ntrue\n```\n-->\n", "p.md:2: a hidden block must be"),
+        ("```console\nout\n$ true\n```\n", "p.md:2: console output before"),
+    ],
+)
+def test_unclassifiable_is_an_error_naming_page_and_line(text: str, expected: str) -> None:
+    page = analyse("p.md", text, Forbidden())
+    assert any(p.startswith(expected) for p in page.problems), page.problems
+
+
+def test_corpus_classification_and_plan() -> None:
+    page = analyse("d.md", (CORPUS / "directives.md").read_text(), Forbidden())
+    assert not page.problems, page.problems
+    kinds = [(s.block.line, s.cls.role, s.cls.kind) for s in page.steps]
+    # hidden setup first, teardown last, the ordinary comment's block is not there at all
+    assert kinds[0] == (4, "setup", "run") and kinds[-1][1] == "teardown"
+    assert len(kinds) == 6
+    by_line = {s.block.line: s for s in page.steps}
+    assert by_line[10].cls.reason is not None and by_line[10].cls.reason.value == "destructive"
+    assert by_line[16].cls.expect_exit == 1 and by_line[16].cls.retry == 10
+    assert by_line[20].commands[0].expected == ("hello", "...")
+    assert by_line[33].cls.regex
+
+
+def test_expected_output_rules() -> None:
+    assert expect.matches(["a", "...", "d"], "a\nb\nc\nd\n\n")
+    assert expect.matches(["id: ..."], "id: 42   ")
+    assert not expect.matches(["a"], "a\nb")
+    assert expect.matches([r"v\d+\.\d+"], "v2.10", regex=True)
+    assert expect.matches(["ok"], "\x1b[32mok\x1b[0m")
+    assert expect.updated(["a", "...", "d"], "a\nx\nd\ne") == ["a", "...", "d", "e"]
+    assert expect.updated(["count: ...", "b"], "count: 9\nc") == ["count: ...", "c"]
+
+
+EXT = [
+    "admonition",
+    "attr_list",
+    "md_in_html",
+    "pymdownx.details",
+    "pymdownx.superfences",
+    "pymdownx.tabbed",
+    "pymdownx.highlight",
+]
+
+
+def test_badges_and_banner_render_inside_containers() -> None:
+    text = (CORPUS / "directives.md").read_text()
+    page = analyse("d.md", text, Forbidden())
+    results = RunResults(
+        "abc1234",
+        "2026-11-22T10:00:00+00:00",
+        [
+            BlockResult(
+                "d.md",
+                s.block.line,
+                s.block.lang,
+                "skipped" if s.cls.kind == "skip" else "failed" if s.block.line == 20 else "passed",
+                reason=s.cls.reason.value if s.cls.reason else None,
+                digest=s.block.digest,
+            )
+            for s in page.steps
+        ],
+    )
+    out = annotate_page("d.md", text, results)
+    assert "opsbook:" not in out and "FROM_SETUP=1" not in out  # directives + hidden gone
+    html = markdown.markdown(
+        out, extensions=EXT, extension_configs={"pymdownx.tabbed": {"alternate_style": True}}
+    )
+    assert html.index("failed verification") < html.index("echo")  # banner at the top
+    assert 'opsbook-passed">✔ verified in the sandbox at abc1234 on 2026-11-22' in html
+    assert 'class="tabbed-block">' in html and "opsbook-badge" in html.split("tabbed-block")[1]
+    assert "not run: destructive" in html
+    # an edited block loses its badge's claim
+    edited = text.replace("echo hello", "echo bonjour")
+    assert "changed since the last run" in annotate_page("d.md", edited, results)
+    assert annotate_page("d.md", text, None).count("opsbook-badge") == 0
+
+
+def test_snippets_list_json_counts(tmp_path: Path) -> None:
+    from opsbook.cli import main
+
+    result = CliRunner().invoke(main, ["snippets", "list", "--json", str(CORPUS / "directives.md")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["counts"]["shell blocks"] == 6 and data["counts"]["run"] == 5
+    bad = tmp_path / "bad.md"
+    bad.write_text("```bash\nkubectl get pods\n```\n")
+    result = CliRunner().invoke(main, ["snippets", "list", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:1: uses kubectl" in result.output
+    assert "unclassified             1" in result.output
+
+
+def test_update_rewrites_source_keeping_wildcards(tmp_path: Path) -> None:
+    from opsbook.harness.update import update_page
+
+    src = tmp_path / "u.md"
+    src.write_text("```bash\necho 1; echo 2; echo 3\n```\n\n```text\n1\n...\n9\n```\n")
+    page = analyse("u.md", src.read_text(), Forbidden())
+    res = BlockResult("u.md", 1, "bash", "failed", outputs=["1\n2\n3\n"])
+    msgs = update_page(page, [res], src)
+    assert msgs == [f"u.md:6: expected output updated in {src}"]
+    assert src.read_text() == "```bash\necho 1; echo 2; echo 3\n```\n\n```text\n1\n...\n```\n"
