@@ -28,6 +28,7 @@ from typing import Any
 import jinja2
 from jinja2 import pass_context
 
+from opsbook.alerts.rules import alert_rows
 from opsbook.errors import OpsbookError
 from opsbook.facts import Facts, load_facts
 from opsbook.project import Project
@@ -103,6 +104,8 @@ class Renderer:
             "backup": f.backup,
             "deployment": f.deployment,
             "snippet": _snippet,
+            # the alerts exactly as the generated Prometheus rules define them
+            "alerts": alert_rows(f),
         }
 
     def pages(self) -> list[str]:
