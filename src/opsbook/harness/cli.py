@@ -124,8 +124,8 @@ def list_(ctx: click.Context, as_json: bool, paths: tuple[Path, ...]) -> None:
         if total:
             run = counts.get("run", 0)
             classified = total - counts.get("unclassified", 0)
-            click.echo(f"classified               {100 * classified / total:.0f} %")
-            click.echo(f"executed                 {100 * run / total:.0f} %")
+            click.echo(f"classified               {100 * classified / total:.1f} %")
+            click.echo(f"executed                 {100 * run / total:.1f} %")
     if problems:
         raise OpsbookError(problems)
 
