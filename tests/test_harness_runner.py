@@ -51,7 +51,7 @@ def test_broken_command_fails_with_page_line_and_diff(tmp_path: Path) -> None:
 
     res = run(tmp_path, {"q.md": "```bash\ntrue\nfalse\necho not reached\n```\n"})["q.md"][1]
     assert res.status == "failed"
-    assert res.message.startswith("q.md:2: exited 1 (expected 0)")
+    assert res.message.startswith("q.md:3: exited 1 (expected 0): false")
     assert "not reached" not in (res.actual or "")
 
 

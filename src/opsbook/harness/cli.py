@@ -151,7 +151,7 @@ def _progress(res: BlockResult) -> None:
 
 @click.command()
 @click.option("--update", is_flag=True, help="Rewrite expected output on the pages from what ran.")
-@click.option("--no-sandbox", is_flag=True, help="Do not bring the sandbox up and down.")
+@click.option("--no-sandbox", is_flag=True, help="Use the running sandbox; no up/down.")
 @click.argument("pages", nargs=-1)
 @click.pass_context
 def test(ctx: click.Context, update: bool, no_sandbox: bool, pages: tuple[str, ...]) -> None:
@@ -164,16 +164,17 @@ def test(ctx: click.Context, update: bool, no_sandbox: bool, pages: tuple[str, .
     problems = [pr for p in loaded for pr in p.problems]
     if problems:
         raise OpsbookError(problems)
-    sandbox = None
-    if not no_sandbox:
-        import opsbook.sandbox as sandbox  # the other engineer's module: up/down/environment
+    import opsbook.sandbox as sandbox_module  # up/down and the compose environment
+
+    # --no-sandbox only skips up/down: blocks still need the compose env to reach it.
+    sandbox = None if no_sandbox else sandbox_module
     results = report.new_run(project.root)
     started = time.monotonic()
     try:
         if sandbox is not None:
             click.echo("sandbox: up")
             sandbox.up(project, facts)
-        extra = sandbox.compose_environment(project, facts) if sandbox is not None else {}
+        extra = sandbox_module.compose_environment(project, facts)
         with tempfile.TemporaryDirectory(prefix="opsbook-run-") as tmp:
             env = scrubbed_env(Path(tmp), extra)
             for p in loaded:

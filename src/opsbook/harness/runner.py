@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from opsbook.harness import expect
@@ -58,6 +59,12 @@ def check(step: Step, att: Attempt) -> BlockResult:
     if att.exit_code != cls.expect_exit:
         res.status = "failed"
         res.command = failing.text
+        lines = failing.text.split("\n")
+        if att.err_line and 0 < att.err_line <= len(lines) and cls.expect_exit == 0:
+            # bash's ERR trap told us which line failed: point at it, not the block start
+            failing = replace(
+                failing, line=failing.line + att.err_line - 1, text=lines[att.err_line - 1]
+            )
         want = f"expected {cls.expect_exit}"
         res.message = (
             f"{step.block.page}:{failing.line}: exited {att.exit_code} ({want}): "

@@ -41,6 +41,7 @@ PROLOGUE = r"""__ob_save() {
   } > "$__ob_out" 2>/dev/null
 }
 trap '__ob_rc=$?; __ob_save; exit $__ob_rc' EXIT
+trap 'printf %s "$LINENO" > {err_file}' ERR
 if [ -f {state_in} ]; then . {state_in} >/dev/null 2>&1 || true; fi
 __ob_out={state_out}
 export OPSBOOK_BLOCK={token}
@@ -56,6 +57,7 @@ class Attempt:
     last_command: int  # index of the command running when the block ended
     duration: float
     state: Path  # the state file this attempt wrote (may not exist if killed)
+    err_line: int | None = None  # 1-based line in the block of the command that failed
 
 
 def _kill_tagged(token: str) -> None:
@@ -112,11 +114,14 @@ class PageSession:
         out_path = self.dir / f"block-{n}.out"
         state_out = self.dir / f"state-{n}.sh"
         block_token = f"{self.token}-{n}"
+        err_path = self.dir / f"block-{n}.errline"
         parts = [
             PROLOGUE.replace("{state_in}", shlex.quote(str(self.state)))
             .replace("{state_out}", shlex.quote(str(state_out)))
             .replace("{token}", block_token)
+            .replace("{err_file}", shlex.quote(str(err_path)))
         ]
+        body_start = parts[0].count("\n") + 1  # script line of the first command line
         for i, cmd in enumerate(commands):
             if len(commands) > 1:
                 parts.append(f"printf '{MARK}%d\\n' {i}\n")
@@ -147,7 +152,10 @@ class PageSession:
         duration = time.monotonic() - start
         raw = out_path.read_bytes().decode("utf-8", "replace")
         outputs, last = _split(raw, len(commands))
-        return Attempt(code, "".join(outputs), outputs, last, duration, state_out)
+        err_line = None
+        if len(commands) == 1 and code and err_path.exists():
+            err_line = int(err_path.read_text() or 0) - body_start + 1 or None
+        return Attempt(code, "".join(outputs), outputs, last, duration, state_out, err_line)
 
     def commit(self, attempt: Attempt) -> None:
         """The block passed: the next block starts from the state it left."""
