@@ -35,6 +35,13 @@ class Sandbox:
     env: dict[str, str]  # compose_environment: plain `docker compose` reaches the sandbox
     urls: dict[str, str] = field(default_factory=dict)  # service -> http://127.0.0.1:port
 
+    def ensure_healthy(self) -> None:
+        """Converge back to every service healthy at the current version, after a test
+        (or a documented drill) stopped, broke or redeployed something."""
+        if all(s.ok for s in status(self.project, self.facts)) and _current(self):
+            return
+        up(self.project, self.facts, build=False, progress=lambda line: print(f"sandbox: {line}"))
+
     def url(self, service: str, path: str = "") -> str:
         return self.urls[service] + path
 
@@ -86,6 +93,14 @@ class Sandbox:
                     return last
             time.sleep(every)
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+
+
+def _current(sandbox: Sandbox) -> bool:
+    try:
+        code, body = sandbox.request("api", "/version")
+    except OSError:  # api not listening at all
+        return False
+    return code == 200 and body.get("version") == sandbox.env["API_VERSION"]
 
 
 @pytest.fixture(scope="session")

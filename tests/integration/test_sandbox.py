@@ -29,6 +29,12 @@ APP_METRICS = (
 )
 
 
+@pytest.fixture(autouse=True)
+def healthy(sandbox) -> None:
+    """Start each test from a healthy sandbox: tests before us may have broken it."""
+    sandbox.ensure_healthy()
+
+
 def _ready(sandbox) -> bool:
     return sandbox.request("api", "/health/ready")[0] == 200
 
