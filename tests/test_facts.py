@@ -93,6 +93,14 @@ def test_port_range_and_duplicates(project_copy: Project) -> None:
     assert "services.5.port" in problem and "already published by service 'api'" in problem
 
 
+def test_replica_port_ranges_must_not_overlap(project_copy: Project) -> None:
+    services = project_copy.facts_dir / "services.yml"
+    # the worker publishes 19100-19103 (4 replicas); 19102 collides with its range
+    replace_in(services, "port: 19090", "port: 19102")
+    [problem] = problems_for(project_copy.facts_dir)
+    assert "services.4.port" in problem and "19102 is already published by service 'worker'" in problem
+
+
 def test_duplicate_service_name(project_copy: Project) -> None:
     services = project_copy.facts_dir / "services.yml"
     replace_in(services, "- name: worker", "- name: api")

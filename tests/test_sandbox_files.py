@@ -54,10 +54,15 @@ def test_compose_publishes_on_loopback_from_the_port_variables_only(compose, fac
     for service in facts.services:
         ports = compose["services"][service.name]["ports"]
         assert len(ports) == 1, service.name
-        match = re.fullmatch(r"127\.0\.0\.1:\$\{(\w+):\?[^}]*\}:(\d+)", ports[0])
+        match = re.fullmatch(
+            r"127\.0\.0\.1:\$\{(\w+):\?[^}]*\}(?:-\$\{(\w+):\?\})?:(\d+)", ports[0])
         assert match, f"{service.name}: {ports[0]!r} must be 127.0.0.1:${{VAR:?}}:PORT"
         assert match[1] == port_variable(service.name)
-        assert int(match[2]) == service.container_port
+        # a range exactly when the service scales
+        assert (match[2] is not None) == (service.max_replicas > 1), service.name
+        if match[2]:
+            assert match[2] == port_variable(service.name) + "_LAST"
+        assert int(match[3]) == service.container_port
 
 
 def test_every_service_has_a_healthcheck_and_a_facts_image(compose, facts) -> None:

@@ -64,8 +64,19 @@ class Service(Strict):
     image: str
     container_port: Port
     port: Port
+    # Replicas the sandbox can run at once; each publishes its own host port, so the
+    # service owns `port` .. `port + max_replicas - 1`.
+    max_replicas: Annotated[int, Field(ge=1, le=32)] = 1
     health: Health = Health()
     metrics_path: UrlPath | None = None
+
+    @property
+    def last_port(self) -> int:
+        return self.port + self.max_replicas - 1
+
+    @property
+    def host_ports(self) -> range:
+        return range(self.port, self.last_port + 1)
 
     @property
     def env_name(self) -> str:
@@ -241,6 +252,13 @@ class Facts(Strict):
         seen_names: dict[str, int] = {}
         seen_ports: dict[int, str] = {}
         for i, svc in enumerate(services):
+            if svc.last_port > 65535:
+                raise _problem(
+                    "port_range",
+                    f"ports {svc.port}-{svc.last_port} for {svc.max_replicas} replicas "
+                    "run past 65535",
+                    f"{i}.max_replicas",
+                )
             if svc.name in seen_names:
                 raise _problem(
                     "duplicate_service",
@@ -248,13 +266,14 @@ class Facts(Strict):
                     f"{i}.name",
                 )
             seen_names[svc.name] = i
-            if svc.port in seen_ports:
-                raise _problem(
-                    "duplicate_port",
-                    f"port {svc.port} is already published by service {seen_ports[svc.port]!r}",
-                    f"{i}.port",
-                )
-            seen_ports[svc.port] = svc.name
+            for port in svc.host_ports:
+                if port in seen_ports:
+                    raise _problem(
+                        "duplicate_port",
+                        f"port {port} is already published by service {seen_ports[port]!r}",
+                        f"{i}.port",
+                    )
+                seen_ports[port] = svc.name
         return services
 
     @field_validator("environments")

@@ -38,6 +38,7 @@ def compose_environment(project: Project, facts: Facts) -> dict[str, str]:
     }
     for service in facts.services:
         env[port_variable(service.name)] = str(service.port)
+        env[port_variable(service.name) + "_LAST"] = str(service.last_port)
     return env
 
 

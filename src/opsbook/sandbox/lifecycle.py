@@ -88,16 +88,17 @@ def busy_ports(facts: Facts, skip: Collection[str] = ()) -> list[str]:
     for service in facts.services:
         if service.name in skip:
             continue  # our own container holds it; `up` will keep it
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((HOST, service.port))
-            except OSError:
-                problems.append(
-                    f"port {service.port} for service {service.name} is already in use on "
-                    f"{HOST}; free it or change `port` for {service.name} in "
-                    "facts/services.yml"
-                )
+        for port in service.host_ports:  # one per replica for a service that scales
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((HOST, port))
+                except OSError:
+                    problems.append(
+                        f"port {port} for service {service.name} is already in use on "
+                        f"{HOST}; free it or change `port` for {service.name} in "
+                        "facts/services.yml"
+                    )
     return problems
 
 
