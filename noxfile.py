@@ -36,7 +36,10 @@ def tests(session: nox.Session) -> None:
     block on the site run against the sandbox (brought up and down by the tests)."""
     bootstrap(session)
     install(session)
-    session.run("pytest", *session.posargs, env=ENV)
+    # --opsbook: every shell block on the site is a test item (page.md:LINE), run against
+    # the sandbox that --opsbook-sandbox brings up first and takes down last.
+    args = session.posargs or ["--opsbook", "--opsbook-sandbox", "--junitxml=.opsbook/junit.xml"]
+    session.run("pytest", *args, env=ENV)
 
 
 @nox.session(python=PYTHON)

@@ -98,7 +98,8 @@ def test_replica_port_ranges_must_not_overlap(project_copy: Project) -> None:
     # the worker publishes 19100-19103 (4 replicas); 19102 collides with its range
     replace_in(services, "port: 19090", "port: 19102")
     [problem] = problems_for(project_copy.facts_dir)
-    assert "services.4.port" in problem and "19102 is already published by service 'worker'" in problem
+    assert "services.4.port" in problem
+    assert "19102 is already published by service 'worker'" in problem
 
 
 def test_duplicate_service_name(project_copy: Project) -> None:

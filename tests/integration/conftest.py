@@ -43,7 +43,15 @@ class Sandbox:
         up(self.project, self.facts, build=False, progress=lambda line: print(f"sandbox: {line}"))
 
     def url(self, service: str, path: str = "") -> str:
-        return self.urls[service] + path
+        spec = self.facts.service(service)
+        if spec.max_replicas == 1:
+            return self.urls[service] + path
+        # A service that scales owns a range of host ports and Docker picks one per
+        # replica, so ask compose which one this replica got, as a reader would.
+        where = self.compose("port", service, str(spec.container_port)).stdout.strip()
+        host, _, port = where.rpartition(":")
+        assert host == "127.0.0.1" and int(port) in spec.host_ports, where
+        return f"http://{where}{path}"
 
     def compose(
         self, *args: str, timeout: float = 120, check: bool = True, **env: str

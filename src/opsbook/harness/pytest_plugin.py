@@ -134,20 +134,19 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("opsbook", default=False):
         run = OpsbookRun(config)
         config.stash[RUN_KEY] = run
+        # The site is one more thing to collect, after whatever else was asked for.
+        site = str(run.project.root / "mkdocs.yml")
+        if site not in config.args:
+            config.args.append(site)
         if config.getoption("opsbook_sandbox") and run.sandbox is not None:
             run.sandbox.up(run.project, run.facts)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):  # noqa: ANN201
-    config = parent.config
-    if RUN_KEY not in config.stash or config.stash.get(_COLLECTED, False):
+    run = parent.config.stash.get(RUN_KEY, None)
+    if run is None or file_path != run.project.root / "mkdocs.yml":
         return None
-    config.stash[_COLLECTED] = True
-    run = config.stash[RUN_KEY]
-    return SiteFile.from_parent(parent, path=run.project.root / "mkdocs.yml")
-
-
-_COLLECTED = pytest.StashKey[bool]()
+    return SiteFile.from_parent(parent, path=file_path)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -33,7 +33,9 @@ def up(ctx: click.Context, no_build: bool) -> None:
     project, facts = _context(ctx)
     lifecycle.up(project, facts, build=not no_build, progress=click.echo)
     for name, url in sandbox_env.base_urls(facts).items():
-        click.echo(f"  {name:<14} {url}")
+        spec = facts.service(name)
+        note = f"  (replicas use ports up to {spec.last_port})" if spec.max_replicas > 1 else ""
+        click.echo(f"  {name:<14} {url}{note}")
     click.echo('Plain `docker compose` reaches it after: eval "$(opsbook sandbox env)"')
 
 
