@@ -79,6 +79,9 @@ class Renderer:
         # root second so snippets are included as "snippets/<name>".
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader([project.docs_dir, project.root]),
+            # Compiled templates, keyed by a checksum of their source, survive between
+            # builds and processes; compiling is most of what rendering costs.
+            bytecode_cache=_bytecode_cache(project),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
@@ -158,6 +161,15 @@ class Renderer:
             return os.path.relpath(path)
         except ValueError:
             return str(path)
+
+
+def _bytecode_cache(project: Project) -> jinja2.BytecodeCache | None:
+    directory = project.state_dir / "jinja-cache"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a read-only checkout renders fine, only slower
+    return jinja2.FileSystemBytecodeCache(str(directory))
 
 
 @pass_context

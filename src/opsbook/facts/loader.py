@@ -19,6 +19,9 @@ from opsbook.facts.model import Facts
 
 KeyPath = tuple[str | int, ...]
 
+# libyaml's parser where PyYAML was built with it: facts load on every (re)build.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class Location:
@@ -49,7 +52,7 @@ def load_facts(facts_dir: Path) -> Facts:
     problems: list[str] = []
     for path in files:
         try:
-            node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+            node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
@@ -64,7 +67,8 @@ def load_facts(facts_dir: Path) -> Facts:
             )
             continue
         problems += _index(node, (), path, where)
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # Build the values from the same node tree: the file is parsed once.
+        data = yaml.constructor.SafeConstructor().construct_document(node)
         for key, value in data.items():
             if key in merged:
                 problems.append(
