@@ -72,17 +72,3 @@ def uninterruptible() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def run_detached(
-    args: Sequence[str], env: Mapping[str, str], *, timeout: float
-) -> subprocess.CompletedProcess[str]:
-    """Like `run`, in its own session: the terminal's Ctrl-C does not reach it."""
-    return subprocess.run(
-        list(args),
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        start_new_session=True,
-    )

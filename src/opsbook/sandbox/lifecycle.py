@@ -219,10 +219,12 @@ def _unhealthy_report(project: Project, facts: Facts, stderr: str) -> list[str]:
 
 
 def _down(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return docker.run_detached(
+    # docker.run starts its own session, so a Ctrl-C cannot interrupt the cleanup itself
+    return docker.run(
         ["docker", "compose", "down", "--volumes", "--remove-orphans", "--timeout", "5"],
         env,
         timeout=DOWN_TIMEOUT,
+        check=False,
     )
 
 
