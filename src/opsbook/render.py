@@ -19,7 +19,6 @@ continuation lines to match: `{{{ snippet("x.md") | indent(4) }}}`.
 from __future__ import annotations
 
 import os
-import re
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from jinja2 import pass_context
 from opsbook.alerts.rules import alert_rows
 from opsbook.errors import OpsbookError
 from opsbook.facts import Facts, load_facts
+from opsbook.facts.durations import duration_seconds, human_duration
 from opsbook.project import Project
 
 SYNTAX: dict[str, str] = {
@@ -42,31 +42,8 @@ SYNTAX: dict[str, str] = {
     "comment_end_string": "##}",
 }
 
-_UNITS = {"ms": "millisecond", "s": "second", "m": "minute", "h": "hour", "d": "day",
-          "w": "week", "y": "year"}
-
-
-_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-
-
 class RenderError(OpsbookError):
     """One or more pages failed to render; each problem names page and line."""
-
-
-def human_duration(value: str) -> str:
-    """'5m' -> '5 minutes', '1h30m' -> '1 hour 30 minutes', '24h' -> '24 hours'."""
-    parts = re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        raise ValueError(f"not a duration: {value!r}")
-    return " ".join(f"{n} {_UNITS[u]}{'' if n == '1' else 's'}" for n, u in parts)
-
-
-def duration_seconds(value: str) -> int:
-    """'2m' -> 120: for commands that take seconds (`--wait-timeout 120`)."""
-    parts = re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        raise ValueError(f"not a duration: {value!r}")
-    return round(sum(int(n) * _SECONDS[u] for n, u in parts))
 
 
 class Renderer:

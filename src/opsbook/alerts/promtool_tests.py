@@ -16,37 +16,13 @@ For each threshold, one test group per case, each feeding the recorded series
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from opsbook.alerts.rules import AlertSpec, Level, alert_name, annotations, labels, record_name
 from opsbook.facts import Direction, Facts, Threshold
+from opsbook.facts.durations import duration_ms, format_duration
 
-_UNIT_MS = {
-    "ms": 1,
-    "s": 1000,
-    "m": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-    "w": 7 * 86_400_000,
-    "y": 365 * 86_400_000,
-}
-_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
 NUDGE = 0.01  # share of the warning-critical gap that counts as "just" past a threshold
-
-
-def duration_ms(text: str) -> int:
-    """Prometheus duration ("1h30m", "90s") -> milliseconds."""
-    if not re.fullmatch(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+", text):
-        raise ValueError(f"not a Prometheus duration: {text!r}")
-    return sum(int(n) * _UNIT_MS[unit] for n, unit in _PART.findall(text))
-
-
-def format_duration(ms: int) -> str:
-    for unit, size in (("m", 60_000), ("s", 1000)):
-        if ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
 
 
 def series_number(value: float) -> str:

@@ -13,9 +13,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from opsbook.facts import durations
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 # Prometheus durations ("90s", "5m", "1h30m"): the alert rules use them verbatim.
-Duration = Annotated[str, Field(pattern=r"^([0-9]+(ms|s|m|h|d|w|y))+$")]
+Duration = Annotated[str, Field(pattern=rf"^{durations.PATTERN}$")]
 UrlPath = Annotated[str, Field(pattern=r"^/")]
 HttpUrl = Annotated[str, Field(pattern=r"^https?://[^/\s]+")]
 
