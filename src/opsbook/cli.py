@@ -9,7 +9,6 @@ import click
 
 from opsbook import __version__
 from opsbook.errors import OpsbookError
-from opsbook.project import Project
 
 
 class OpsbookGroup(click.Group):
@@ -40,11 +39,6 @@ def main(ctx: click.Context, project: Path | None) -> None:
     into a site with MkDocs, and every shell block on them is executed against a sandbox.
     """
     ctx.obj = project
-
-
-def get_project(ctx: click.Context) -> Project:
-    root = ctx.find_root().obj
-    return Project.find(root)
 
 
 def _register() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import yaml
 
+from opsbook.cli_context import project_from
 from opsbook.errors import OpsbookError
 from opsbook.facts import fact_files, load_facts
 
@@ -18,9 +19,7 @@ def facts() -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Validate every facts file; print one `file:line: key: problem` line per problem."""
-    from opsbook.cli import get_project
-
-    project = get_project(ctx)
+    project = project_from(ctx)
     model = load_facts(project.facts_dir)
     files = len(fact_files(project.facts_dir))
     click.echo(
@@ -35,9 +34,7 @@ def check(ctx: click.Context) -> None:
 def show(ctx: click.Context, key: str | None) -> None:
     """Print the merged facts as YAML, or only KEY (dotted: thresholds.error_rate.warning,
     services.0.port)."""
-    from opsbook.cli import get_project
-
-    project = get_project(ctx)
+    project = project_from(ctx)
     value = load_facts(project.facts_dir).model_dump(mode="json", by_alias=True)
     for part in key.split(".") if key else []:
         try:

@@ -11,6 +11,14 @@ from opsbook.errors import OpsbookError
 MARKER = "mkdocs.yml"
 
 
+def display_path(path: Path | str) -> str:
+    """A path as messages show it: relative to the working directory where it can be."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path

@@ -18,10 +18,8 @@ continuation lines to match: `{{{ snippet("x.md") | indent(4) }}}`.
 
 from __future__ import annotations
 
-import os
 import traceback
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -31,7 +29,7 @@ from opsbook.alerts.rules import alert_rows
 from opsbook.errors import OpsbookError
 from opsbook.facts import Facts, load_facts
 from opsbook.facts.durations import duration_seconds, human_duration
-from opsbook.project import Project
+from opsbook.project import Project, display_path
 
 SYNTAX: dict[str, str] = {
     "variable_start_string": "{{{",
@@ -133,11 +131,7 @@ class Renderer:
         return f"{self._display(frame.filename, page)}:{frame.lineno}: {message}"
 
     def _display(self, filename: str | None, page: str) -> str:
-        path = Path(filename) if filename else self.project.docs_dir / page
-        try:
-            return os.path.relpath(path)
-        except ValueError:
-            return str(path)
+        return display_path(filename or self.project.docs_dir / page)
 
 
 def _bytecode_cache(project: Project) -> jinja2.BytecodeCache | None:

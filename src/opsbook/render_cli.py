@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from opsbook.cli_context import project_from
 from opsbook.errors import OpsbookError
 from opsbook.render import render_site
 
@@ -28,11 +29,9 @@ def render(ctx: click.Context, out: Path | None, check: bool) -> None:
     Without options, renders everything and reports problems (undefined names with page
     and line). Pages are never written into docs/: the site renders them in memory.
     """
-    from opsbook.cli import get_project
-
     if check and out is None:
         raise OpsbookError("render --check compares against a copy: give it with --out DIR")
-    pages = render_site(get_project(ctx))
+    pages = render_site(project_from(ctx))
     if out is None:
         click.echo(f"rendered {len(pages)} pages OK")
         return

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from opsbook.alerts.generate import RULES_FILE, default_out, drift, prove, write_rules
+from opsbook.cli_context import project_and_facts
 from opsbook.errors import OpsbookError
-from opsbook.facts import Facts, load_facts
-from opsbook.project import Project
-
-
-def _project(ctx: click.Context) -> Project:
-    # Same lookup as opsbook.cli.get_project, without importing the CLI root (a cycle).
-    root = ctx.find_root().obj
-    return Project.find(root if isinstance(root, Path) else None)
-
-
-def _facts(project: Project) -> Facts:
-    return load_facts(project.facts_dir)
-
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
+from opsbook.project import display_path
 
 
 @click.group()
@@ -50,10 +32,9 @@ def alerts() -> None:
 @click.pass_context
 def render(ctx: click.Context, out: Path | None, check: bool) -> None:
     """Write the alerting and recording rules rendered from facts/thresholds.yml."""
-    project = _project(ctx)
-    facts = _facts(project)
+    project, facts = project_and_facts(ctx)
     out_dir = out or default_out(project)
-    shown = _shown(out_dir / RULES_FILE)
+    shown = display_path(out_dir / RULES_FILE)
     if check:
         diff = drift(facts, out_dir, shown_as=shown)
         if diff is None:
@@ -65,7 +46,7 @@ def render(ctx: click.Context, out: Path | None, check: bool) -> None:
             "or the facts changed); change the facts, then run `opsbook alerts render`"
         )
     path = write_rules(facts, out_dir)
-    click.echo(f"wrote {_shown(path)}")
+    click.echo(f"wrote {display_path(path)}")
 
 
 @alerts.command()
@@ -78,7 +59,7 @@ def render(ctx: click.Context, out: Path | None, check: bool) -> None:
 @click.pass_context
 def test(ctx: click.Context, keep: Path | None) -> None:
     """Run `promtool check rules` and the generated `promtool test rules` suite."""
-    facts = _facts(_project(ctx))
+    _, facts = project_and_facts(ctx)
     proof = prove(facts, keep_dir=keep)
     runs = [proof.check] + ([proof.test] if proof.test else [])
     for run in runs:

@@ -6,7 +6,6 @@ Every problem (YAML syntax, a key defined twice, a schema violation) becomes one
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from pydantic import ValidationError
 
 from opsbook.errors import OpsbookError
 from opsbook.facts.model import Facts
+from opsbook.project import display_path
 
 KeyPath = tuple[str | int, ...]
 
@@ -29,7 +29,7 @@ class Location:
     line: int  # 1-based
 
     def __str__(self) -> str:
-        return f"{_display(self.file)}:{self.line}"
+        return f"{display_path(self.file)}:{self.line}"
 
 
 class FactsError(OpsbookError):
@@ -45,7 +45,7 @@ def load_facts(facts_dir: Path) -> Facts:
     facts_dir = Path(facts_dir)
     files = fact_files(facts_dir)
     if not files:
-        raise FactsError(f"{_display(facts_dir)}: no *.yml facts files found")
+        raise FactsError(f"{display_path(facts_dir)}: no *.yml facts files found")
 
     merged: dict[str, Any] = {}
     where: dict[KeyPath, Location] = {}
@@ -56,13 +56,13 @@ def load_facts(facts_dir: Path) -> Facts:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
-            problems.append(f"{_display(path)}:{line}: YAML syntax error: {exc.problem}")
+            problems.append(f"{display_path(path)}:{line}: YAML syntax error: {exc.problem}")
             continue
         if node is None:
             continue
         if not isinstance(node, yaml.MappingNode):
             problems.append(
-                f"{_display(path)}:{node.start_mark.line + 1}: a facts file must be a "
+                f"{display_path(path)}:{node.start_mark.line + 1}: a facts file must be a "
                 "mapping of top-level keys (for example `thresholds:`)"
             )
             continue
@@ -105,7 +105,7 @@ def _index(node: yaml.Node, path: KeyPath, file: Path, where: dict[KeyPath, Loca
             if key in seen:
                 dotted = _dotted((*path, key))
                 problems.append(
-                    f"{_display(file)}:{line}: {dotted}: key repeated in the same mapping"
+                    f"{display_path(file)}:{line}: {dotted}: key repeated in the same mapping"
                 )
             seen.add(key)
             where[(*path, key)] = Location(file, line)
@@ -124,7 +124,7 @@ def _describe(err: dict[str, Any], where: dict[KeyPath, Location], facts_dir: Pa
         loc += [int(p) if p.isdigit() else p for p in str(extra).split(".")]
     message = _message(err)
     location = _nearest(tuple(loc), where)
-    prefix = str(location) if location else _display(facts_dir)
+    prefix = str(location) if location else display_path(facts_dir)
     return f"{prefix}: {_dotted(tuple(loc)) or '(top level)'}: {message}"
 
 
@@ -156,10 +156,3 @@ def _is_union_tag(part: str | int) -> bool:
 
 def _dotted(loc: KeyPath) -> str:
     return ".".join(str(p) for p in loc)
-
-
-def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)

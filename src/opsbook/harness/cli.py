@@ -11,18 +11,17 @@ from pathlib import Path
 
 import click
 
+from opsbook.cli_context import project_from
 from opsbook.errors import OpsbookError
 from opsbook.harness import report
 from opsbook.harness.collect import Page, load
 from opsbook.harness.model import SHELL_LANGS, BlockResult, Classification
+from opsbook.project import Project
 
 
-def _project(ctx: click.Context, required: bool):
-    from opsbook.project import Project
-
-    root = ctx.find_root().obj
+def _project(ctx: click.Context, required: bool) -> Project | None:
     try:
-        return Project.find(root)
+        return project_from(ctx)
     except OpsbookError:
         if required:
             raise

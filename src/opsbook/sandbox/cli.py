@@ -7,17 +7,9 @@ import sys
 
 import click
 
-from opsbook.facts import load_facts
-from opsbook.project import Project
+from opsbook.cli_context import project_and_facts
 from opsbook.sandbox import env as sandbox_env
 from opsbook.sandbox import lifecycle
-
-
-def _context(ctx: click.Context):
-    from opsbook.cli import get_project  # late: opsbook.cli imports this module
-
-    project: Project = get_project(ctx)
-    return project, load_facts(project.facts_dir)
 
 
 @click.group()
@@ -30,7 +22,7 @@ def sandbox() -> None:
 @click.pass_context
 def up(ctx: click.Context, no_build: bool) -> None:
     """Build what is stale, start every service, wait until all are healthy."""
-    project, facts = _context(ctx)
+    project, facts = project_and_facts(ctx)
     lifecycle.up(project, facts, build=not no_build, progress=click.echo)
     for name, url in sandbox_env.base_urls(facts).items():
         spec = facts.service(name)
@@ -43,7 +35,7 @@ def up(ctx: click.Context, no_build: bool) -> None:
 @click.pass_context
 def down(ctx: click.Context) -> None:
     """Remove every container, network and volume of the sandbox."""
-    project, facts = _context(ctx)
+    project, facts = project_and_facts(ctx)
     lifecycle.down(project, facts)
     click.echo(f"sandbox {facts.platform.compose_project} removed")
 
@@ -52,7 +44,7 @@ def down(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Each service's state and health; exit status 1 if any is not healthy."""
-    project, facts = _context(ctx)
+    project, facts = project_and_facts(ctx)
     services = lifecycle.status(project, facts)
     for service in services:
         click.echo(str(service))
@@ -67,7 +59,7 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def logs(ctx: click.Context, service: str | None, tail: int | None, follow: bool) -> None:
     """Show the logs of one service, or of all."""
-    project, facts = _context(ctx)
+    project, facts = project_and_facts(ctx)
     names = [s.name for s in facts.services]
     if service and service not in names:
         raise click.BadParameter(f"{service!r} is not one of {', '.join(names)}")
@@ -81,6 +73,6 @@ def env_command(ctx: click.Context) -> None:
 
     eval "$(opsbook sandbox env)"
     """
-    project, facts = _context(ctx)
+    project, facts = project_and_facts(ctx)
     for key, value in sandbox_env.compose_environment(project, facts).items():
         click.echo(f"export {key}={shlex.quote(value)}")
