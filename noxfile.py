@@ -89,5 +89,4 @@ def bench(session: nox.Session) -> None:
     bootstrap(session)
     install(session)
     for script in ("site_build.py", "harness.py", "sandbox.py"):
-        if os.path.exists(f"benchmarks/{script}"):
-            session.run("python", f"benchmarks/{script}", env=ENV)
+        session.run("python", f"benchmarks/{script}", env=ENV)

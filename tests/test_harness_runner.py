@@ -8,28 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from opsbook.facts import load_facts
 from opsbook.harness.classify import Forbidden
 from opsbook.harness.collect import analyse
 from opsbook.harness.env import scrubbed_env
 from opsbook.harness.runner import run_page
 
-
-class _Env:
-    def __init__(self, name: str, url: str, ctx: str | None = None) -> None:
-        self.api_url = url
-        self.prometheus_url = url.replace("api.", "prometheus.")
-        self.alertmanager_url = url.replace("api.", "alertmanager.")
-        self.kube_context = ctx
-
-
-class _Facts:
-    environments = {
-        "sandbox": _Env("sandbox", "http://127.0.0.1:18000"),
-        "production": _Env("production", "https://api.opsbook.example", "opsbook-production"),
-    }
-
-
-FORBIDDEN = Forbidden.from_facts(_Facts())
+# The project's own facts: production is https://api.opsbook.example, kube context
+# opsbook-production.
+FORBIDDEN = Forbidden.from_facts(load_facts(Path(__file__).resolve().parents[1] / "facts"))
 
 
 def run(tmp_path: Path, pages: dict[str, str], caller_env: dict[str, str] | None = None):

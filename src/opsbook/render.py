@@ -19,7 +19,6 @@ continuation lines to match: `{{{ snippet("x.md") | indent(4) }}}`.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterator
 from typing import Any
 
 import jinja2
@@ -154,7 +153,3 @@ def render_site(project: Project, facts: Facts | None = None) -> dict[str, str]:
     """page path (relative to docs/) -> the exact Markdown the site shows for it."""
     facts = facts if facts is not None else load_facts(project.facts_dir)
     return Renderer(project, facts).render_all()
-
-
-def iter_pages(project: Project, facts: Facts | None = None) -> Iterator[tuple[str, str]]:
-    yield from render_site(project, facts).items()

@@ -80,11 +80,6 @@ class Service(Strict):
     def host_ports(self) -> range:
         return range(self.port, self.last_port + 1)
 
-    @property
-    def env_name(self) -> str:
-        """The compose variable that carries this service's host port (API_PORT)."""
-        return self.name.upper().replace("-", "_") + "_PORT"
-
 
 class Environment(Strict):
     description: str

@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from urllib.parse import urlparse
 
+from opsbook.facts import Facts
 from opsbook.harness.model import (
     OUTPUT_LANGS,
     SHELL_LANGS,
@@ -52,22 +54,18 @@ class Forbidden:
     needles: tuple[tuple[str, str], ...] = ()  # (text, environment name)
 
     @classmethod
-    def from_facts(cls, facts: object | None) -> Forbidden:
+    def from_facts(cls, facts: Facts | None) -> Forbidden:
         if facts is None:
             return cls()
-        from urllib.parse import urlparse
-
         needles: list[tuple[str, str]] = []
-        for name, env in getattr(facts, "environments", {}).items():
-            if name == "sandbox":
-                continue
-            for url in (env.api_url, env.prometheus_url, env.alertmanager_url):
-                url = str(url).rstrip("/")
+        for name, env in facts.remote_environments.items():
+            for url in env.urls:
+                url = url.rstrip("/")
                 needles.append((url, name))
                 host = urlparse(url).hostname
                 if host:
                     needles.append((host, name))
-            if getattr(env, "kube_context", None):
+            if env.kube_context:
                 needles.append((env.kube_context, name))
         return cls(tuple(dict.fromkeys(needles)))
 

@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opsbook.errors import OpsbookError
+from opsbook.facts import Facts, load_facts
 from opsbook.harness.classify import Forbidden, classify_page, plan_page
 from opsbook.harness.extract import extract_lenient
 from opsbook.harness.model import SHELL_LANGS, Block, Classification, Step
+from opsbook.project import Project
+from opsbook.render import render_site
 
 
 @dataclass
@@ -33,29 +36,19 @@ def analyse(page: str, text: str, forbidden: Forbidden) -> Page:
     return Page(page, text, blocks, classified, steps, problems)
 
 
-def site_pages(project: object, facts: object) -> dict[str, str]:
-    from opsbook.render import render_site
-
-    return render_site(project, facts)  # type: ignore[arg-type]
-
-
 def load(
-    project: object | None, paths: list[Path] | None = None, pages: list[str] | None = None
-) -> tuple[list[Page], Forbidden, object | None]:
+    project: Project | None, paths: list[Path] | None = None, pages: list[str] | None = None
+) -> tuple[list[Page], Forbidden, Facts | None]:
     """PATHs: those Markdown files as they are. Otherwise the rendered site (optionally only
     `pages`). Facts are used for refusals whenever a project is found."""
-    facts = None
-    if project is not None:
-        from opsbook.facts import load_facts
-
-        facts = load_facts(project.facts_dir)  # type: ignore[attr-defined]
+    facts = load_facts(project.facts_dir) if project is not None else None
     forbidden = Forbidden.from_facts(facts)
     if paths:
         texts = {str(p): p.read_text(encoding="utf-8") for p in paths}
     else:
         if project is None:
             raise OpsbookError("no project found and no Markdown files given")
-        texts = site_pages(project, facts)
+        texts = render_site(project, facts)
         if pages:
             missing = [p for p in pages if p not in texts]
             if missing:

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from opsbook.harness.model import BlockResult, Step
+
+if TYPE_CHECKING:  # the runner is imported only when --opsbook asks for it
+    from opsbook.harness.runner import PageRun
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,7 +61,7 @@ class OpsbookRun:
             pass
         self.env = scrubbed_env(Path(self.tmp.name), extra)
         self.results = report.new_run(self.project.root)
-        self.runs: dict[str, object] = {}
+        self.runs: dict[str, PageRun] = {}
         self.remaining: dict[str, int] = {p.page: len(p.steps) for p in self.pages}
 
     def run(self, page: str, step: Step) -> BlockResult:
@@ -67,11 +71,11 @@ class OpsbookRun:
         if run is None:
             run = self.runs[page] = PageRun(page, Path(self.tmp.name), self.env, self.forbidden)
         try:
-            res = run.run(step)  # type: ignore[attr-defined]
+            res = run.run(step)
         finally:
             self.remaining[page] -= 1
             if self.remaining[page] == 0:
-                run.close()  # type: ignore[attr-defined]
+                run.close()
         self.results.blocks.append(res)
         return res
 
