@@ -31,9 +31,3 @@ def project_copy(tmp_path: Path) -> Project:
 def repo_project() -> Project:
     return Project(ROOT)
 
-
-def replace_in(path: Path, old: str, new: str, count: int = 1) -> None:
-    """Edit a file in place, failing loudly if `old` is not there (a stale test)."""
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) >= count, f"{old!r} not found in {path}"
-    path.write_text(text.replace(old, new, count), encoding="utf-8")

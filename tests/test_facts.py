@@ -11,7 +11,7 @@ import pytest
 
 from opsbook.facts import FactsError, load_facts
 from opsbook.project import Project
-from tests.conftest import replace_in
+from tests.helpers import replace_in
 
 
 def problems_for(facts_dir: Path) -> list[str]:

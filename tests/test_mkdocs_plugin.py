@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from opsbook.project import Project
-from tests.conftest import replace_in
-
-
-def build(project: Project, site: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
-        cwd=project.root, capture_output=True, text=True, timeout=180, env=env,
-    )
+from tests.helpers import build, replace_in
 
 
 def snapshot(path: Path) -> dict[str, float]:

@@ -12,7 +12,7 @@ from opsbook.errors import OpsbookError
 from opsbook.facts import load_facts
 from opsbook.project import Project
 from opsbook.render import Renderer, RenderError, duration_seconds, human_duration, render_site
-from tests.conftest import replace_in
+from tests.helpers import replace_in
 
 
 def template_sources(project: Project) -> dict[str, str]:

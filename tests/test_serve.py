@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from opsbook.project import Project
-from tests.conftest import replace_in
+from tests.helpers import replace_in
 
 
 def free_port() -> int:

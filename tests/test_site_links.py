@@ -7,7 +7,7 @@ from pathlib import Path
 
 from opsbook.links import check_links
 from opsbook.project import Project
-from tests.test_mkdocs_plugin import build
+from tests.helpers import build
 
 
 def test_built_site_has_no_broken_internal_links(repo_project: Project, tmp_path: Path) -> None:
