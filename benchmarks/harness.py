@@ -18,10 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from opsbook.harness.classify import Forbidden
-from opsbook.harness.collect import analyse
-from opsbook.harness.env import scrubbed_env
-from opsbook.harness.runner import run_page
+from opsbook.harness.reading.plan import Plan, read_page
+from opsbook.harness.running.isolation import Forbidden, scrubbed_env
+from opsbook.harness.verify import verify
 
 BLOCKS = 60
 # Typical runbook-shaped blocks: cd/export state, a pipeline, a small loop, output check.
@@ -43,7 +42,7 @@ def page_text(n: int) -> str:
 
 
 def plain_bash(page: str, tmp: Path, env: dict[str, str]) -> float:
-    p = analyse("bench.md", page, Forbidden())
+    p = read_page("bench.md", page, Forbidden())
     script = "\n".join(c.text for s in p.steps for c in s.commands)
     work = tmp / "plain"
     work.mkdir(exist_ok=True)
@@ -59,12 +58,13 @@ def plain_bash(page: str, tmp: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def harness(page: str, tmp: Path, env: dict[str, str]) -> float:
-    p = analyse("bench.md", page, Forbidden())
+def harness(page: str) -> float:
+    """The real driver, as `opsbook test` runs a page (no sandbox, results not written)."""
+    plan = Plan([read_page("bench.md", page, Forbidden())], Forbidden(), None)
     start = time.perf_counter()
-    results = run_page("bench.md", p.steps, tmp, env, Forbidden())
+    results = verify(plan, write_results=False)
     elapsed = time.perf_counter() - start
-    bad = [r.message for r in results if r.status != "passed"]
+    bad = [r.message for r in results.blocks if r.status != "passed"]
     assert not bad, bad
     return elapsed
 
@@ -77,7 +77,7 @@ def overhead(rounds: int = 5) -> float:
         env = scrubbed_env(tmp)
         for _ in range(rounds):
             b.append(plain_bash(page, tmp, env))
-            h.append(harness(page, tmp, env))
+            h.append(harness(page))
     hm, bm = statistics.median(h), statistics.median(b)
     per_block = (hm - bm) / BLOCKS
     print(f"{BLOCKS} blocks, median of {rounds} rounds")

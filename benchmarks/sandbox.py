@@ -20,7 +20,7 @@ import subprocess
 import time
 
 from opsbook.facts import load_facts
-from opsbook.project import Project
+from opsbook.project import find_project
 from opsbook.sandbox import build_images, down, up
 from opsbook.sandbox.docker import require_docker
 from opsbook.sandbox.wheels import STAMP
@@ -67,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
 
     require_docker()
-    project = Project.find()
+    project = find_project()
     facts = load_facts(project.facts_dir)
 
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
 
-from opsbook.project import Project
+from opsbook.project import Project, find_project
 from opsbook.render import render_site
 
 
@@ -55,7 +55,7 @@ def main() -> None:
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
-    project = Project.find(Path(__file__).resolve().parent)
+    project = find_project(start=Path(__file__).resolve().parent)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         plain_config = plain_copy(project, work / "plain")

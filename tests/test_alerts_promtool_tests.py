@@ -6,14 +6,14 @@ import pytest
 
 from opsbook.alerts.promtool_tests import duration_ms, format_duration, step_ms, suite
 from opsbook.facts import Facts, load_facts
-from opsbook.project import Project
+from opsbook.project import find_project
 
 CASES = ("below_warning", "at_warning", "above_warning", "at_critical", "above_critical")
 
 
 @pytest.fixture(scope="module")
 def facts() -> Facts:
-    return load_facts(Project.find().facts_dir)
+    return load_facts(find_project().facts_dir)
 
 
 def test_durations_round_trip() -> None:

@@ -15,12 +15,12 @@ from opsbook.alerts.rules import (
     runbook_url,
 )
 from opsbook.facts import Facts, load_facts
-from opsbook.project import Project
+from opsbook.project import find_project
 
 
 @pytest.fixture(scope="module")
 def facts() -> Facts:
-    return load_facts(Project.find().facts_dir)
+    return load_facts(find_project().facts_dir)
 
 
 def _alerts(facts: Facts) -> list[dict]:

@@ -8,13 +8,13 @@ import pytest
 
 from opsbook.alerts.rules import alert_rows
 from opsbook.facts import load_facts
-from opsbook.project import Project
+from opsbook.project import Project, find_project
 from opsbook.render import render_site
 
 
 @pytest.fixture(scope="module")
 def page() -> str:
-    return render_site(Project.find())["monitoring.md"]
+    return render_site(find_project())["monitoring.md"]
 
 
 def test_monitoring_page_includes_the_drill(page: str) -> None:

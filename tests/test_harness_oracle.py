@@ -16,7 +16,7 @@ import markdown
 import pytest
 import yaml
 
-from opsbook.harness.extract import extract_lenient
+from opsbook.harness.reading.extract import extract
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = sorted((ROOT / "tests" / "corpus").glob("*.md"))
@@ -26,7 +26,7 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
-def _python_name(loader: yaml.Loader, suffix: str, node: yaml.Node):  # noqa: ANN202
+def _python_name(loader: yaml.Loader, suffix: str, node: yaml.Node):
     module, _, attr = suffix.rpartition(".")
     return getattr(importlib.import_module(module), attr)
 
@@ -57,28 +57,28 @@ class _Codes(HTMLParser):
         self._in: list[str] | None = None
         self._pre = 0
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+    def handle_starttag(self, tag, attrs):
         if tag == "pre":
             self._pre += 1
         elif tag == "code" and self._pre:
             self._in = []
 
-    def handle_endtag(self, tag):  # noqa: ANN001
+    def handle_endtag(self, tag):
         if tag == "code" and self._in is not None:
             self.codes.append(html.unescape("".join(self._in)).rstrip("\n"))
             self._in = None
         elif tag == "pre":
             self._pre -= 1
 
-    def handle_data(self, data):  # noqa: ANN001
+    def handle_data(self, data):
         if self._in is not None:
             self._in.append(data)
 
-    def handle_entityref(self, name):  # noqa: ANN001
+    def handle_entityref(self, name):
         if self._in is not None:
             self._in.append(f"&{name};")
 
-    def handle_charref(self, name):  # noqa: ANN001
+    def handle_charref(self, name):
         if self._in is not None:
             self._in.append(f"&#{name};")
 
@@ -91,7 +91,7 @@ def rendered_codes(text: str) -> list[str]:
 
 
 def assert_agrees(page: str, text: str) -> None:
-    blocks, _problems = extract_lenient(page, text)
+    blocks, _problems = extract(page, text)
     ours = [b.body.rstrip("\n") for b in blocks if not b.hidden]
     assert ours == rendered_codes(text), f"{page}: extraction disagrees with the site render"
 
@@ -114,7 +114,7 @@ def test_site_pages_agree_with_python_markdown() -> None:
 
 
 def test_corpus_covers_every_container() -> None:
-    blocks, problems = extract_lenient("c.md", (ROOT / "tests/corpus/containers.md").read_text())
+    blocks, problems = extract("c.md", (ROOT / "tests/corpus/containers.md").read_text())
     assert not problems
     assert [b.body for b in blocks] == [
         "echo top",
@@ -132,10 +132,10 @@ def test_corpus_covers_every_container() -> None:
 
 
 def test_unclosed_and_abandoned_fences_are_reported_not_dropped() -> None:
-    blocks, problems = extract_lenient("u.md", (ROOT / "tests/corpus/unclosed.md").read_text())
+    blocks, problems = extract("u.md", (ROOT / "tests/corpus/unclosed.md").read_text())
     assert [b.body for b in blocks] == ["echo fine"]
-    assert any(p.startswith("u.md:9: fence abandoned at line 11") for p in problems), problems
+    assert any(str(p).startswith("u.md:9: fence abandoned at line 11") for p in problems), problems
     # Like superfences, the abandoned lines are not rescanned: line 12's fence opens and is
     # abandoned at 14, so "```sh" there never opens. Still: every fence yields a problem.
-    assert any(p.startswith("u.md:12: fence abandoned at line 14") for p in problems), problems
+    assert any(str(p).startswith("u.md:12: fence abandoned at line 14") for p in problems), problems
     assert len(problems) == 2

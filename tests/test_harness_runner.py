@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 
 from opsbook.facts import load_facts
-from opsbook.harness.classify import Forbidden
-from opsbook.harness.collect import analyse
-from opsbook.harness.env import scrubbed_env
-from opsbook.harness.runner import run_page
+from opsbook.harness.model import BlockResult
+from opsbook.harness.reading.plan import Plan, read_page
+from opsbook.harness.running.isolation import Forbidden
+from opsbook.harness.verify import verify
 
 # The project's own facts: production is https://api.opsbook.example, kube context
 # opsbook-production.
 FORBIDDEN = Forbidden.from_facts(load_facts(Path(__file__).resolve().parents[1] / "facts"))
 
 
-def run(tmp_path: Path, pages: dict[str, str], caller_env: dict[str, str] | None = None):
-    env = scrubbed_env(tmp_path, source={**os.environ, **(caller_env or {})})
-    out = {}
-    for page, text in pages.items():
-        p = analyse(page, text, FORBIDDEN)
+def run(
+    tmp_path: Path, pages: dict[str, str], caller_env: dict[str, str] | None = None
+) -> dict[str, dict[int, BlockResult]]:
+    """Verify Markdown pages with the real driver (no sandbox), as the caller's shell would."""
+    plans = [read_page(page, text, FORBIDDEN) for page, text in pages.items()]
+    for p in plans:
         assert not p.problems, p.problems
-        out[page] = {r.line: r for r in run_page(page, p.steps, tmp_path, env, FORBIDDEN)}
-    return out
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in (caller_env or {}).items():
+            mp.setenv(key, value)
+        results = verify(Plan(plans, FORBIDDEN, None))
+    return {page: {r.line: r for r in results.for_page(page)} for page in pages}
 
 
 def test_broken_command_fails_with_page_line_and_diff(tmp_path: Path) -> None:
@@ -108,7 +112,7 @@ def test_production_url_is_refused(tmp_path: Path) -> None:
     assert res.status == "refused"
     assert "production" in res.message and "api.opsbook.example" in res.message
     page = "```bash\nkubectl --context opsbook-production get pods\n```\n"
-    p = analyse("k.md", page, FORBIDDEN)
+    p = read_page("k.md", page, FORBIDDEN)
     assert p.classified[0][1].kind == "refused"
 
 
@@ -127,7 +131,7 @@ def test_caller_kubeconfig_and_cloud_credentials_are_not_visible(tmp_path: Path)
     assert "s3cr3t" not in res.output and "GOOGLE_" not in res.output
     assert "DOCKER_HOST=unix:///var/run/docker.sock" in res.output
     assert "DOCKER_CONTEXT" not in res.output
-    assert f"HOME={tmp_path}/home" in res.output
+    assert re.search(r"^HOME=/\S*/opsbook-run-[^/]+/home$", res.output, re.M), res.output
 
 
 def test_retry_until_passes_within_deadline(tmp_path: Path) -> None:

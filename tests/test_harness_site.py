@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from opsbook.harness.collect import load
+from opsbook.harness.reading.plan import plan_pages
 from opsbook.project import Project
 
 
 def test_every_block_is_classified_and_at_least_90_percent_run(repo_project: Project) -> None:
-    pages, _forbidden, _facts = load(repo_project)
-    problems = [p for page in pages for p in page.problems]
-    assert not problems, "\n".join(problems)
-    kinds = Counter(step.cls.kind for page in pages for step in page.steps)
+    plan = plan_pages(repo_project)
+    assert not plan.problems, "\n".join(map(str, plan.problems))
+    kinds = Counter(step.classification.kind for page in plan.pages for step in page.steps)
     total = sum(kinds.values())
     assert set(kinds) <= {"run", "skip"}, kinds  # nothing refused or unknown
     assert total >= 60, f"only {total} shell blocks found on the site: extraction lost some"

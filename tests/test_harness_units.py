@@ -9,12 +9,12 @@ import markdown
 import pytest
 from click.testing import CliRunner
 
-from opsbook.harness import expect
-from opsbook.harness.annotate import annotate_page
-from opsbook.harness.classify import Forbidden
-from opsbook.harness.collect import analyse
-from opsbook.harness.directives import DirectiveSyntaxError, tokenize
+from opsbook.harness.deciding import expect
 from opsbook.harness.model import BlockResult, RunResults
+from opsbook.harness.reading.directives import DirectiveSyntaxError, tokenize
+from opsbook.harness.reading.plan import read_page
+from opsbook.harness.reporting.badges import annotate_page
+from opsbook.harness.running.isolation import Forbidden
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -45,22 +45,24 @@ def test_directive_tokens() -> None:
     ],
 )
 def test_unclassifiable_is_an_error_naming_page_and_line(text: str, expected: str) -> None:
-    page = analyse("p.md", text, Forbidden())
-    assert any(p.startswith(expected) for p in page.problems), page.problems
+    page = read_page("p.md", text, Forbidden())
+    assert any(str(p).startswith(expected) for p in page.problems), page.problems
 
 
 def test_corpus_classification_and_plan() -> None:
-    page = analyse("d.md", (CORPUS / "directives.md").read_text(), Forbidden())
+    page = read_page("d.md", (CORPUS / "directives.md").read_text(), Forbidden())
     assert not page.problems, page.problems
-    kinds = [(s.block.line, s.cls.role, s.cls.kind) for s in page.steps]
+    kinds = [(s.block.line, s.classification.role, s.classification.kind) for s in page.steps]
     # hidden setup first, teardown last, the ordinary comment's block is not there at all
     assert kinds[0] == (4, "setup", "run") and kinds[-1][1] == "teardown"
     assert len(kinds) == 6
     by_line = {s.block.line: s for s in page.steps}
-    assert by_line[10].cls.reason is not None and by_line[10].cls.reason.value == "destructive"
-    assert by_line[16].cls.expect_exit == 1 and by_line[16].cls.retry == 10
+    destructive = by_line[10].classification
+    assert destructive.reason is not None and destructive.reason.value == "destructive"
+    assert by_line[16].classification.expect_exit == 1
+    assert by_line[16].classification.retry == 10
     assert by_line[20].commands[0].expected == ("hello", "...")
-    assert by_line[33].cls.regex
+    assert by_line[33].classification.regex
 
 
 def test_expected_output_rules() -> None:
@@ -86,7 +88,7 @@ EXT = [
 
 def test_badges_and_banner_render_inside_containers() -> None:
     text = (CORPUS / "directives.md").read_text()
-    page = analyse("d.md", text, Forbidden())
+    page = read_page("d.md", text, Forbidden())
     results = RunResults(
         "abc1234",
         "2026-11-22T10:00:00+00:00",
@@ -95,8 +97,12 @@ def test_badges_and_banner_render_inside_containers() -> None:
                 "d.md",
                 s.block.line,
                 s.block.lang,
-                "skipped" if s.cls.kind == "skip" else "failed" if s.block.line == 20 else "passed",
-                reason=s.cls.reason.value if s.cls.reason else None,
+                "skipped"
+                if s.classification.kind == "skip"
+                else "failed"
+                if s.block.line == 20
+                else "passed",
+                reason=s.classification.reason.value if s.classification.reason else None,
                 digest=s.block.digest,
             )
             for s in page.steps
@@ -117,27 +123,59 @@ def test_badges_and_banner_render_inside_containers() -> None:
     assert annotate_page("d.md", text, None).count("opsbook-badge") == 0
 
 
-def test_snippets_list_json_counts(tmp_path: Path) -> None:
+def test_blocks_list_json_counts(tmp_path: Path) -> None:
     from opsbook.cli import main
 
-    result = CliRunner().invoke(main, ["snippets", "list", "--json", str(CORPUS / "directives.md")])
+    result = CliRunner().invoke(main, ["blocks", "list", "--json", str(CORPUS / "directives.md")])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["counts"]["shell blocks"] == 6 and data["counts"]["run"] == 5
     bad = tmp_path / "bad.md"
     bad.write_text("```bash\nkubectl get pods\n```\n")
-    result = CliRunner().invoke(main, ["snippets", "list", str(bad)])
+    result = CliRunner().invoke(main, ["blocks", "list", str(bad)])
     assert result.exit_code == 1
     assert f"{bad}:1: uses kubectl" in result.output
     assert "unclassified             1" in result.output
 
 
+@pytest.mark.parametrize(
+    "directive",
+    [
+        "<!-- opsbook: frobnicate -->",  # unknown key (reported at the directive's line)
+        "<!-- opsbook: skip= -->",  # malformed: the block must not run as if unmarked
+        "<!-- opsbook: timeout=soon -->",  # bad value
+    ],
+)
+def test_block_with_a_directive_problem_is_unclassified(tmp_path: Path, directive: str) -> None:
+    from opsbook.cli import main
+
+    page = tmp_path / "p.md"
+    page.write_text(f"```bash\ntrue\n```\n\n{directive}\n```bash\necho hi\n```\n")
+    result = CliRunner().invoke(main, ["blocks", "list", "--json", str(page)])
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["counts"] == {"shell blocks": 2, "run": 1, "unclassified": 1}, data["counts"]
+    [row] = [r for r in data["blocks"] if r["line"] == 6]
+    assert row["classification"] == "unclassified" and row["problems"], row
+    text = CliRunner().invoke(main, ["blocks", "list", str(page)]).output
+    assert "classified               50.0 %" in text
+
+
+def test_snippets_list_is_a_hidden_alias_of_blocks_list() -> None:
+    from opsbook.cli import main
+
+    result = CliRunner().invoke(main, ["snippets", "list", "--json", str(CORPUS / "directives.md")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["counts"]["shell blocks"] == 6
+    assert "snippets" not in CliRunner().invoke(main, ["--help"]).output
+
+
 def test_update_rewrites_source_keeping_wildcards(tmp_path: Path) -> None:
-    from opsbook.harness.update import update_page
+    from opsbook.harness.reporting.update import update_page
 
     src = tmp_path / "u.md"
     src.write_text("```bash\necho 1; echo 2; echo 3\n```\n\n```text\n1\n...\n9\n```\n")
-    page = analyse("u.md", src.read_text(), Forbidden())
+    page = read_page("u.md", src.read_text(), Forbidden())
     res = BlockResult("u.md", 1, "bash", "failed", outputs=["1\n2\n3\n"])
     msgs = update_page(page, [res], src)
     assert msgs == [f"u.md:6: expected output updated in {src}"]

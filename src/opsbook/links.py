@@ -6,8 +6,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import click
-
 from opsbook.errors import OpsbookError
 
 
@@ -28,12 +26,3 @@ def check_links(site: Path, timeout: float = 300) -> subprocess.CompletedProcess
         raise OpsbookError(f"{site}: no built site here; run `mkdocs build` first")
     return subprocess.run(lychee_command(site), capture_output=True, text=True, timeout=timeout)
 
-
-@click.command()
-@click.argument("site", type=click.Path(file_okay=False, path_type=Path), default="site")
-def links(site: Path) -> None:
-    """Check every link and anchor in a built SITE (default: site/) with lychee, offline."""
-    result = check_links(site)
-    click.echo(result.stdout.rstrip())
-    if result.returncode != 0:
-        raise OpsbookError(f"{site}: lychee found broken links or anchors (listed above)")

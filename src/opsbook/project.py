@@ -44,16 +44,28 @@ class Project:
         """Run results and generated files; ignored by git."""
         return self.root / ".opsbook"
 
-    @classmethod
-    def find(cls, start: Path | None = None) -> Project:
-        """The nearest directory at or above `start` (or $OPSBOOK_PROJECT) with mkdocs.yml."""
-        env = os.environ.get("OPSBOOK_PROJECT")
-        here = Path(env) if env else (start or Path.cwd())
-        here = here.resolve()
-        for candidate in (here, *here.parents):
-            if (candidate / MARKER).is_file() and (candidate / "facts").is_dir():
-                return cls(candidate)
-        raise OpsbookError(
-            f"{here}: not inside an opsbook project (no {MARKER} with a facts/ folder "
-            "here or above); cd into the project or pass --project DIR"
-        )
+
+ENV_VAR = "OPSBOOK_PROJECT"
+
+
+def find_project(explicit: Path | str | None = None, *, start: Path | None = None) -> Project:
+    """The project every entry point works on, found the same way by all of them.
+
+    In order: `explicit` (`--project DIR`, the plugin's config file's folder), then
+    $OPSBOOK_PROJECT, then `start` (default: the current directory). From the chosen
+    folder, the nearest directory at or above it with mkdocs.yml and facts/ is the project.
+    """
+    if explicit is not None and str(explicit) != "":
+        here, how = Path(explicit), "--project"
+    elif os.environ.get(ENV_VAR):
+        here, how = Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
+    else:
+        here, how = (start or Path.cwd()), "the current directory"
+    here = here.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / MARKER).is_file() and (candidate / "facts").is_dir():
+            return Project(candidate)
+    raise OpsbookError(
+        f"{here} (from {how}): not inside an opsbook project (no {MARKER} with a facts/ "
+        "folder here or above); cd into the project or pass --project DIR"
+    )

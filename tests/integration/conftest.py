@@ -1,8 +1,9 @@
 """The `sandbox` fixture: one running sandbox for the whole test session.
 
-It reuses a sandbox that is already healthy, otherwise builds and starts one, and takes
-it down at the end of the session (keep it with OPSBOOK_KEEP_SANDBOX=1). Without Docker
-the tests fail, never skip: CI installs Docker with scripts/bootstrap.
+The opsbook pytest plugin owns its lifetime (`opsbook_sandbox`): it reuses a sandbox that
+is already healthy, otherwise builds and starts one, and takes it down at the end of the
+session (keep it with OPSBOOK_KEEP_SANDBOX=1). Without Docker the tests fail, never skip:
+CI installs Docker with scripts/bootstrap.
 """
 
 from __future__ import annotations
@@ -13,17 +14,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from opsbook.errors import OpsbookError
-from opsbook.facts import Facts, load_facts
+from opsbook.facts import Facts
 from opsbook.project import Project
-from opsbook.sandbox import base_urls, compose_environment, down, status, up
-from opsbook.sandbox.docker import require_docker
+from opsbook.sandbox import ComposeSandbox, base_urls, status, up
 
 
 @dataclass
@@ -112,20 +110,9 @@ def _current(sandbox: Sandbox) -> bool:
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[Sandbox]:
-    project = Project.find()
-    facts = load_facts(project.facts_dir)
-    try:
-        require_docker()
-    except OpsbookError as exc:
-        pytest.fail(exc.problems[0], pytrace=False)
-    handle = Sandbox(project, facts, compose_environment(project, facts), urls=base_urls(facts))
-    try:
-        if not all(s.ok for s in status(project, facts)):
-            up(project, facts, build=True, progress=lambda line: print(f"sandbox: {line}"))
-        yield handle
-    except OpsbookError as exc:
-        pytest.fail("\n".join(exc.problems), pytrace=False)
-    finally:
-        if os.environ.get("OPSBOOK_KEEP_SANDBOX") != "1":
-            down(project, facts)
+def sandbox(opsbook_sandbox: ComposeSandbox) -> Sandbox:
+    """The running sandbox with helpers to poke it. Its lifetime belongs to the opsbook
+    pytest plugin (`opsbook_sandbox`): up once if needed, down once at the end."""
+    target = opsbook_sandbox
+    return Sandbox(target.project, target.facts, target.environment(),
+                   urls=base_urls(target.facts))

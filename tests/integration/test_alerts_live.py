@@ -15,7 +15,7 @@ import pytest
 
 from opsbook.alerts.rules import rule_groups
 from opsbook.facts import load_facts
-from opsbook.project import Project
+from opsbook.project import find_project
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def _loaded_rules(port: int, deadline: float = 60.0) -> list[dict[str, Any]]:
 
 
 def test_prometheus_loads_exactly_the_generated_rules(sandbox: object) -> None:
-    project = Project.find()
+    project = find_project()
     facts = load_facts(project.facts_dir)
     groups = _loaded_rules(facts.service("prometheus").port)
     expected = rule_groups(facts)["groups"]

@@ -1,28 +1,26 @@
-"""The whole site against the live sandbox: every runnable block passes, as a reader runs it."""
+"""The verification driver against the live sandbox: blocks reach it as a reader's would."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from opsbook.harness.env import scrubbed_env
-from opsbook.harness.runner import run_page
-from opsbook.sandbox import compose_environment
+from opsbook.harness.reading.plan import Plan, read_page
+from opsbook.harness.running.isolation import Forbidden
+from opsbook.harness.verify import verify
 
 pytestmark = pytest.mark.integration
 
 
-def test_plain_docker_compose_reaches_the_sandbox(sandbox, tmp_path: Path) -> None:  # noqa: ANN001
-    from opsbook.harness.classify import Forbidden
-    from opsbook.harness.collect import analyse
-
-    env = scrubbed_env(tmp_path, compose_environment(sandbox.project, sandbox.facts))
-    page = analyse(
+def test_plain_docker_compose_reaches_the_sandbox(sandbox) -> None:
+    page = read_page(
         "c.md",
         "```console\n$ docker compose exec -T api python -c 'print(6*7)'\n42\n```\n\n"
         f"```bash\ncurl -fsS {sandbox.url('api', '/health/live')}\n```\n",
         Forbidden(),
     )
-    results = run_page("c.md", page.steps, tmp_path, env, Forbidden())
-    assert [r.status for r in results] == ["passed", "passed"], [r.message for r in results]
+    results = verify(
+        Plan([page], Forbidden(), sandbox.facts), project=sandbox.project, write_results=False
+    )
+    assert [r.status for r in results.blocks] == ["passed", "passed"], [
+        r.message for r in results.blocks
+    ]

@@ -19,7 +19,7 @@ def labelled(kind: str, project: str) -> list[str]:
     return done.stdout.split()
 
 
-def test_down_removes_everything_it_created(sandbox) -> None:  # noqa: ANN001
+def test_down_removes_everything_it_created(sandbox) -> None:
     project = sandbox.facts.platform.compose_project
     assert labelled("container", project), "the sandbox should be running before down"
     assert labelled("volume", project), "the sandbox's volumes should exist before down"
@@ -32,7 +32,7 @@ def test_down_removes_everything_it_created(sandbox) -> None:  # noqa: ANN001
         up(sandbox.project, sandbox.facts, build=False, progress=lambda line: None)
 
 
-def test_ctrl_c_during_up_leaves_nothing_running(sandbox, tmp_path) -> None:  # noqa: ANN001
+def test_ctrl_c_during_up_leaves_nothing_running(sandbox, tmp_path) -> None:
     import os
     import signal
     import sys

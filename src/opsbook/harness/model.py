@@ -1,10 +1,14 @@
 """Typed contracts between the harness stages.
 
-    extract (Markdown -> Block) -> classify (Block -> Classification)
-      -> plan (page -> Step list) -> run (Step -> BlockResult) -> report / annotate / update
+    reading/   extract (Markdown -> Block) -> plan (page -> PagePlan of Steps)
+    deciding/  classify (Block -> Classification), expected output
+    running/   run (Step -> BlockResult) in an isolated shell session per page
+    reporting/ results file, badges on the site, update mode
+    verify.py  the one driver: plan pages, run them, write results, report
 
-Each stage is a plain function over these frozen dataclasses, so every stage can be tested
-on its own and the pytest plugin, the CLI and the MkDocs plugin share one vocabulary.
+Each stage is a plain function over these dataclasses, so every stage can be tested on
+its own and the pytest plugin, the CLI and the MkDocs plugin share one vocabulary.
+Problems found on the way are `Problem`s, not strings: they keep the block they belong to.
 """
 
 from __future__ import annotations
@@ -16,6 +20,23 @@ from typing import Literal
 
 SHELL_LANGS = frozenset({"bash", "sh", "shell", "console"})
 OUTPUT_LANGS = frozenset({"text", "output"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something on a page the harness cannot accept. Shown as `page:line: message`."""
+
+    page: str
+    line: int  # 1-based page line the message points at (a directive, a fence, a command)
+    message: str
+    block_id: str | None = None  # `page:LINE` of the block it belongs to; None: page-level
+
+    def __str__(self) -> str:
+        return f"{self.page}:{self.line}: {self.message}"
+
+    @classmethod
+    def on(cls, block: Block, message: str, line: int | None = None) -> Problem:
+        return cls(block.page, block.line if line is None else line, message, block.id)
 
 
 @dataclass(frozen=True)
@@ -125,7 +146,7 @@ class Step:
     """A block ready to run: what the runner needs, nothing it must re-derive."""
 
     block: Block
-    cls: Classification
+    classification: Classification
     commands: tuple[Command, ...]
 
     @property
@@ -133,7 +154,25 @@ class Step:
         return self.block.id
 
 
+@dataclass
+class PagePlan:
+    """One page read and decided: its blocks, their classifications, the steps to run."""
+
+    page: str  # path relative to docs/, or the Markdown file named on the command line
+    text: str  # the Markdown the site shows (rendered, includes expanded)
+    blocks: list[Block] = field(default_factory=list)
+    classified: list[tuple[Block, Classification]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)  # run order: setup, main, teardown
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def shell(self) -> list[tuple[Block, Classification]]:
+        return [(b, c) for b, c in self.classified if b.lang in SHELL_LANGS]
+
+
 Status = Literal["passed", "failed", "skipped", "refused", "blocked"]
+# A run with any of these fails; a page shows a banner for them.
+FAILED_STATUSES: frozenset[Status] = frozenset({"failed", "refused", "blocked"})
 
 
 @dataclass
@@ -161,13 +200,18 @@ class BlockResult:
         return f"{self.page}:{self.line}"
 
 
+RunState = Literal["running", "complete", "interrupted"]
+
+
 @dataclass
 class RunResults:
-    """One verification run: written to .opsbook/results.json, read by the site build."""
+    """One verification run: written to .opsbook/results.json as each block finishes, read
+    by the site build. A run that never reached its end stays `running` or `interrupted`."""
 
     commit: str
-    time: str  # ISO 8601, UTC
+    time: str  # ISO 8601, UTC, when the run started
     blocks: list[BlockResult] = field(default_factory=list)
+    state: RunState = "running"
 
     def for_page(self, page: str) -> list[BlockResult]:
         return [b for b in self.blocks if b.page == page]

@@ -7,18 +7,20 @@ the Markdown the site shows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
+from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.pages import Page
 
 from opsbook.errors import OpsbookError
 from opsbook.facts import load_facts
-from opsbook.harness.annotate import annotate_page, load_results
+from opsbook.harness.reporting.badges import annotate_page, load_results
 from opsbook.mkdocs_plugin.config import OpsbookConfig
-from opsbook.project import Project
+from opsbook.project import Project, find_project
 from opsbook.render import Renderer
 
 log = logging.getLogger("mkdocs.plugins.opsbook")
@@ -32,7 +34,8 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         # Runs again on every rebuild under `mkdocs serve`, so edited facts are re-read.
-        self.project = Project(Path(config.config_file_path).resolve().parent)
+        # the same lookup as the CLI's, with mkdocs.yml's folder as the explicit choice
+        self.project = find_project(Path(config.config_file_path).resolve().parent)
         try:
             facts = load_facts(self.project.facts_dir)
         except OpsbookError as exc:
@@ -50,7 +53,9 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
             self._fail(exc, f"{src} did not render")
         return annotate_page(src, markdown, self.results)
 
-    def on_serve(self, server, config: MkDocsConfig, builder):  # noqa: ANN001 - mkdocs types
+    def on_serve(
+        self, server: LiveReloadServer, config: MkDocsConfig, builder: Callable[..., object]
+    ) -> LiveReloadServer:
         # docs/ is watched by mkdocs itself; facts and snippets feed every page too.
         assert self.project is not None
         for path in (self.project.facts_dir, self.project.snippets_dir):

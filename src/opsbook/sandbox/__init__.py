@@ -1,7 +1,8 @@
 """The sandbox: the reference platform under Docker Compose, as library calls.
 
-The CLI (`opsbook sandbox ...`) and the integration-test fixture are thin callers of
-`up`, `down`, `status` and `compose_environment`.
+The CLI (`opsbook sandbox ...`), the verification driver and the pytest plugin are thin
+callers of `up`, `down`, `status` and `compose_environment`, or of `ComposeSandbox`, which
+bundles them as a verification target.
 """
 
 from opsbook.sandbox.env import base_urls, compose_environment, port_variable
@@ -15,8 +16,10 @@ from opsbook.sandbox.lifecycle import (
     status,
     up,
 )
+from opsbook.sandbox.target import ComposeSandbox
 
 __all__ = [
+    "ComposeSandbox",
     "ServiceStatus",
     "base_urls",
     "build_images",

@@ -7,8 +7,6 @@ documented `docker compose ...` command under them, so both read the same facts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from opsbook.facts import Facts, Service
 from opsbook.project import Project
 
@@ -42,13 +40,7 @@ def compose_environment(project: Project, facts: Facts) -> dict[str, str]:
     return env
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    service: str
-    url: str
-
-
-def endpoint(service: Service, facts: Facts) -> Endpoint:
+def endpoint_url(service: Service, facts: Facts) -> str:
     """How a reader reaches a service from the host (always 127.0.0.1)."""
     if service.name == "postgres":
         db = facts.platform.database
@@ -57,9 +49,9 @@ def endpoint(service: Service, facts: Facts) -> Endpoint:
         url = f"redis://{HOST}:{service.port}"
     else:
         url = f"http://{HOST}:{service.port}"
-    return Endpoint(service.name, url)
+    return url
 
 
 def base_urls(facts: Facts) -> dict[str, str]:
     """Service name -> its endpoint URL, for tests and the `up` summary."""
-    return {s.name: endpoint(s, facts).url for s in facts.services}
+    return {s.name: endpoint_url(s, facts) for s in facts.services}

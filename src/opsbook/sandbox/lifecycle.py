@@ -14,7 +14,7 @@ from opsbook.errors import OpsbookError
 from opsbook.facts import Facts
 from opsbook.project import Project
 from opsbook.sandbox import docker
-from opsbook.sandbox.env import HOST, base_urls, compose_environment
+from opsbook.sandbox.env import HOST, compose_environment
 from opsbook.sandbox.wheels import ensure_wheelhouse
 
 Progress = Callable[[str], None]
@@ -41,16 +41,12 @@ class ServiceStatus:
         return f"{self.name:<14} {self.state:<10} {self.health or '-'}"
 
 
-def _compose(project: Project, facts: Facts) -> dict[str, str]:
-    return compose_environment(project, facts)
-
-
 def status(project: Project, facts: Facts) -> list[ServiceStatus]:
     """One entry per service in the facts, in their order, containers or not."""
     docker.require_docker()
     done = docker.run(
         ["docker", "compose", "ps", "--all", "--format", "json"],
-        _compose(project, facts),
+        compose_environment(project, facts),
         timeout=QUERY_TIMEOUT,
     )
     found: dict[str, ServiceStatus] = {}
@@ -107,7 +103,7 @@ def build_images(
 ) -> None:
     """Build what is stale: every service image, plus the other app releases (cheap:
     they share every layer but the last), so deploy and rollback drills start at once."""
-    env = _compose(project, facts)
+    env = compose_environment(project, facts)
     ensure_wheelhouse(project.sandbox_dir / "app", progress)
     _ensure_base_image(project, env, progress)
     log_path = project.state_dir / "sandbox-build.log"
@@ -167,7 +163,7 @@ def up(project: Project, facts: Facts, *, build: bool = True, progress: Progress
     """
     docker.require_docker()
     check_ports(project, facts)
-    env = _compose(project, facts)
+    env = compose_environment(project, facts)
     finished = False
     try:
         if build:
@@ -197,7 +193,7 @@ def up(project: Project, facts: Facts, *, build: bool = True, progress: Progress
 
 def _unhealthy_report(project: Project, facts: Facts, stderr: str) -> list[str]:
     """One line per sick service, each followed by its last log lines."""
-    env = _compose(project, facts)
+    env = compose_environment(project, facts)
     sick = [s for s in status(project, facts) if not s.ok]
     if not sick:
         return ["`docker compose up` failed:", *stderr.strip().splitlines()[-LOG_LINES:]]
@@ -231,7 +227,7 @@ def _down(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def down(project: Project, facts: Facts) -> None:
     """Remove every container, network and volume of the sandbox's compose project."""
     docker.require_docker()
-    env = _compose(project, facts)
+    env = compose_environment(project, facts)
     with docker.uninterruptible():
         done = _down(env)
     if done.returncode != 0:
@@ -273,10 +269,6 @@ def logs(
     if service:
         args.append(service)
     try:
-        return subprocess.call(args, env={**os.environ, **_compose(project, facts)})
+        return subprocess.call(args, env={**os.environ, **compose_environment(project, facts)})
     except KeyboardInterrupt:
         return 130
-
-
-def endpoints(facts: Facts) -> dict[str, str]:
-    return base_urls(facts)

@@ -1,4 +1,7 @@
-"""The environment every block runs in: built from an allowlist, never inherited wholesale.
+"""What keeps a block to the sandbox: the environment it runs in, and the targets it must
+not name. Both are accident guards, not a security boundary (see the README's trust model).
+
+The environment is built from an allowlist, never inherited wholesale.
 
 A reader's shell may point at a production cluster (KUBECONFIG, kube contexts), a remote
 Docker engine (DOCKER_HOST, DOCKER_CONTEXT, ~/.docker contexts) or a cloud account. None
@@ -10,8 +13,13 @@ settings are added so `docker compose exec api ...` reaches the sandbox as writt
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
+
+from opsbook.facts import Facts
 
 KEEP = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL")
 KEEP_PREFIXES = ("LC_",)
@@ -84,3 +92,43 @@ def _link_cli_plugins(source: Mapping[str, str], docker_config: Path) -> None:
     target = docker_config / "cli-plugins"
     if plugins.is_dir() and not target.exists():
         target.symlink_to(plugins)
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    """What a runnable block must not name: non-sandbox URLs, hosts and kube contexts."""
+
+    needles: tuple[tuple[str, str], ...] = ()  # (text, environment name)
+    # one alternation compiled once: a pattern per needle per block cost 1.4 s per 1,000 pages
+    _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.needles:
+            # longest first, so a URL wins over the host inside it
+            alternatives = sorted({n for n, _ in self.needles}, key=len, reverse=True)
+            body = "|".join(re.escape(n) for n in alternatives)
+            pattern = re.compile(r"(?<![\w.-])(?:" + body + r")(?![\w-])", re.I)
+            object.__setattr__(self, "_pattern", pattern)
+
+    @classmethod
+    def from_facts(cls, facts: Facts | None) -> Forbidden:
+        if facts is None:
+            return cls()
+        needles: list[tuple[str, str]] = []
+        for name, env in facts.remote_environments.items():
+            for url in env.urls:
+                url = url.rstrip("/")
+                needles.append((url, name))
+                host = urlparse(url).hostname
+                if host:
+                    needles.append((host, name))
+            if env.kube_context:
+                needles.append((env.kube_context, name))
+        return cls(tuple(dict.fromkeys(needles)))
+
+    def find(self, text: str) -> tuple[str, str] | None:
+        """(needle, environment) of the first forbidden target `text` names, else None."""
+        if self._pattern is None or not (m := self._pattern.search(text)):
+            return None
+        hit = m.group(0).lower()
+        return next((n, env) for n, env in self.needles if n.lower() == hit)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opsbook.harness import expect
-from opsbook.harness.collect import Page
-from opsbook.harness.extract import extract_lenient
-from opsbook.harness.model import BlockResult, Step
+from opsbook.harness.deciding import expect
+from opsbook.harness.model import BlockResult, PagePlan, Step
+from opsbook.harness.reading.extract import extract
 
 
 def _edits(step: Step, res: BlockResult) -> list[tuple[int, int, list[str]]]:
@@ -23,19 +22,19 @@ def _edits(step: Step, res: BlockResult) -> list[tuple[int, int, list[str]]]:
     for i, cmd in enumerate(step.commands):
         if cmd.expected is None or i >= len(res.outputs):
             continue
-        if expect.matches(cmd.expected, res.outputs[i], step.cls.regex):
+        if expect.matches(cmd.expected, res.outputs[i], step.classification.regex):
             continue
-        new = expect.updated(cmd.expected, res.outputs[i], step.cls.regex)
+        new = expect.updated(cmd.expected, res.outputs[i], step.classification.regex)
         edits.append((cmd.expected_line, cmd.expected_line + len(cmd.expected) - 1, new))
     return edits
 
 
-def update_page(page: Page, results: list[BlockResult], source: Path) -> list[str]:
+def update_page(page: PagePlan, results: list[BlockResult], source: Path) -> list[str]:
     """Apply edits to `source`; returns one message per block updated or not updatable."""
     by_line = {r.line: r for r in results}
     src_text = source.read_text(encoding="utf-8")
     src_lines = src_text.split("\n")
-    src_blocks, _ = extract_lenient(page.page, src_text)
+    src_blocks, _ = extract(page.page, src_text)
     messages: list[str] = []
     pending: list[tuple[int, int, list[str]]] = []
     for step in page.steps:
@@ -44,7 +43,7 @@ def update_page(page: Page, results: list[BlockResult], source: Path) -> list[st
             continue
         for first, last, new in _edits(step, res):
             # the block holding the expected lines: the console block or its output block
-            holder = step.cls.output_block or step.block
+            holder = step.classification.output_block or step.block
             twins = [b for b in src_blocks if b.body == holder.body and b.lang == holder.lang]
             if len(twins) != 1:
                 messages.append(

@@ -12,41 +12,38 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from opsbook.harness import expect
-from opsbook.harness.classify import Forbidden
-from opsbook.harness.model import BlockResult, Step
-from opsbook.harness.session import Attempt, PageSession
+from opsbook.harness.deciding import expect
+from opsbook.harness.model import BlockResult, Status, Step
+from opsbook.harness.running.isolation import Forbidden
+from opsbook.harness.running.session import Attempt, PageSession
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 5.0
 
-Progress = Callable[[BlockResult], None]
 
-
-def _result(step: Step, status: str, **kw: object) -> BlockResult:
+def _result(step: Step, status: Status, message: str = "") -> BlockResult:
     b = step.block
+    c = step.classification
     return BlockResult(
         page=b.page,
         line=b.line,
         lang=b.lang,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         digest=b.digest,
-        role=step.cls.role,
-        **kw,  # type: ignore[arg-type]
+        role=c.role,
+        reason=c.reason.value if status == "skipped" and c.reason else None,
+        message=message,
     )
 
 
 def check(step: Step, att: Attempt) -> BlockResult:
     """Judge one attempt: exit status first, then each command's expected output."""
-    cls, cmds = step.cls, step.commands
-    res = _result(
-        step,
-        "passed",
-        duration=att.duration,
-        exit_code=att.exit_code,
-        output=att.output,
-        outputs=att.outputs,
-    )
+    cls, cmds = step.classification, step.commands
+    res = _result(step, "passed")
+    res.duration = att.duration
+    res.exit_code = att.exit_code
+    res.output = att.output
+    res.outputs = att.outputs
     failing = cmds[min(att.last_command, len(cmds) - 1)]
     if att.exit_code is None:
         res.status = "failed"
@@ -95,15 +92,15 @@ def _first(text: str) -> str:
 def run_step(session: PageSession, step: Step, forbidden: Forbidden) -> BlockResult:
     # Defence in depth: classification refuses these too, but the runner never trusts it.
     if hit := forbidden.find("\n".join(c.text for c in step.commands)):
-        return _result(step, "refused", message=f"{step.id}: refused: names {hit[1]} ({hit[0]})")
+        return _result(step, "refused", f"{step.id}: refused: names {hit[1]} ({hit[0]})")
     commands = [c.text for c in step.commands]
-    deadline = time.monotonic() + step.cls.retry if step.cls.retry else None
+    deadline = time.monotonic() + step.classification.retry if step.classification.retry else None
     delay = BACKOFF_START
     attempts = 0
     start = time.monotonic()
     while True:
         attempts += 1
-        timeout = step.cls.timeout
+        timeout = step.classification.timeout
         if deadline is not None:
             timeout = max(1.0, min(timeout, deadline - time.monotonic()))
         att = session.run(commands, timeout)
@@ -117,28 +114,46 @@ def run_step(session: PageSession, step: Step, forbidden: Forbidden) -> BlockRes
     if res.status == "passed":
         session.commit(att)
     elif deadline is not None:
-        res.message += f" (still failing after {attempts} attempts within {step.cls.retry:g}s)"
+        within = step.classification.retry
+        res.message += f" (still failing after {attempts} attempts within {within:g}s)"
     return res
 
 
 class PageRun:
-    """Runs one page's steps in order, one at a time (the pytest plugin drives it per item)."""
+    """Runs one page's steps in order, one at a time, in one shell session.
 
-    def __init__(self, page: str, run_dir: Path, env: dict[str, str], forbidden: Forbidden):
+    A context manager: leaving it (normally, on a failure, or on Ctrl-C) ends the session
+    and kills whatever the page's blocks left running, however many of its steps ran.
+    """
+
+    def __init__(
+        self,
+        page: str,
+        run_dir: Path,
+        env: dict[str, str],
+        forbidden: Forbidden,
+        on_result: Callable[[BlockResult], None] | None = None,
+    ) -> None:
+        self.page = page
         self.session = PageSession(page, run_dir, env)
         self.forbidden = forbidden
+        self.on_result = on_result
         self.failed_at: str | None = None
 
     def run(self, step: Step) -> BlockResult:
-        kind = step.cls.kind
-        if kind == "skip":
-            return _result(
-                step, "skipped", reason=step.cls.reason.value if step.cls.reason else None
-            )
-        if kind == "refused":
-            return _result(step, "refused", message=f"{step.id}: refused: {step.cls.why}")
-        if self.failed_at is not None and step.cls.role != "teardown":
-            return _result(step, "blocked", message=f"{step.id}: not run: {self.failed_at} failed")
+        res = self._run(step)
+        if self.on_result is not None:
+            self.on_result(res)
+        return res
+
+    def _run(self, step: Step) -> BlockResult:
+        c = step.classification
+        if c.kind == "skip":
+            return _result(step, "skipped")
+        if c.kind == "refused":
+            return _result(step, "refused", f"{step.id}: refused: {c.why}")
+        if self.failed_at is not None and c.role != "teardown":
+            return _result(step, "blocked", f"{step.id}: not run: {self.failed_at} failed")
         res = run_step(self.session, step, self.forbidden)
         if res.status != "passed" and self.failed_at is None:
             self.failed_at = step.id
@@ -147,23 +162,8 @@ class PageRun:
     def close(self) -> None:
         self.session.close()
 
+    def __enter__(self) -> PageRun:
+        return self
 
-def run_page(
-    page: str,
-    steps: list[Step],
-    run_dir: Path,
-    env: dict[str, str],
-    forbidden: Forbidden,
-    progress: Progress | None = None,
-) -> list[BlockResult]:
-    results: list[BlockResult] = []
-    run = PageRun(page, run_dir, env, forbidden)
-    try:
-        for step in steps:
-            res = run.run(step)
-            results.append(res)
-            if progress:
-                progress(res)
-    finally:
-        run.close()
-    return results
+    def __exit__(self, *exc: object) -> None:
+        self.close()

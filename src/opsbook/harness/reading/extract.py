@@ -21,9 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from opsbook.errors import OpsbookError
-from opsbook.harness import directives as dmod
-from opsbook.harness.model import Block, Directive
+from opsbook.harness.model import Block, Directive, Problem
+from opsbook.harness.reading import directives as dmod
 
 TAB = 4
 # Same shape as superfences' RE_NESTED_FENCE_START (language, then attrs or options).
@@ -70,13 +69,15 @@ class Extractor:
         self.page = page
         self.lines = text.split("\n")
         self.blocks: list[Block] = []
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
+        # problems of directives waiting for their fence: they belong to that block
+        self.pending_problems: list[tuple[int, str]] = []
         self.containers: list[_Container] = []
         self.pending: list[Directive] = []
         self.pending_indent = -1
 
-    def where(self, lineno: int) -> str:
-        return f"{self.page}:{lineno}"
+    def problem(self, lineno: int, message: str) -> None:
+        self.problems.append(Problem(self.page, lineno, message))
 
     # -- containers -----------------------------------------------------------------------
     def _enter_line(self, indent: int, rest: str) -> None:
@@ -116,8 +117,7 @@ class Extractor:
             if lrest == "":
                 body.append("")
             elif lind < indent:
-                self.problems.append(
-                    f"{self.where(i + 1)}: fence abandoned at line {j + 1}, which is indented "
+                self.problem(i + 1, f"fence abandoned at line {j + 1}, which is indented "
                     f"less than the opening fence; the site shows these lines as plain text"
                 )
                 return j + 1  # superfences does not rescan the abandoned lines
@@ -137,6 +137,11 @@ class Extractor:
                         hidden=hidden,
                     )
                 )
+                block = self.blocks[-1]
+                if self.pending_indent == indent:
+                    self.problems += [Problem(self.page, n, m, block.id)
+                                      for n, m in self.pending_problems]
+                    self.pending_problems = []
                 if self.pending and self.pending_indent != indent:
                     self._orphan_directives()
                 self.pending = []
@@ -144,16 +149,16 @@ class Extractor:
             else:
                 body.append(_strip_cols(line, indent))
             j += 1
-        self.problems.append(
-            f"{self.where(i + 1)}: fence ```{lang} is never closed (it needs a line with exactly "
+        self.problem(i + 1, f"fence ```{lang} is never closed (it needs a line with exactly "
             f"{fence} at the same indentation); the site shows it as plain text"
         )
         return len(self.lines)
 
     def _orphan_directives(self) -> None:
+        self.problems += [Problem(self.page, n, m) for n, m in self.pending_problems]
+        self.pending_problems = []
         for d in self.pending:
-            self.problems.append(
-                f"{self.where(d.line)}: opsbook directive is not directly followed by a fence "
+            self.problem(d.line, "opsbook directive is not directly followed by a fence "
                 "at the same indentation"
             )
         self.pending = []
@@ -168,7 +173,7 @@ class Extractor:
         if "-->" in text:
             head, _, tail = text.partition("-->")
             if tail.strip():
-                self.problems.append(f"{self.where(i + 1)}: text after --> on a directive line")
+                self.problem(i + 1, "text after --> on a directive line")
             self._add_directive(head, i, i, indent)
             return i + 1
         parts = [text]
@@ -184,7 +189,7 @@ class Extractor:
             parts.append(lrest)
             j += 1
         else:
-            self.problems.append(f"{self.where(i + 1)}: opsbook directive comment is never closed")
+            self.problem(i + 1, "opsbook directive comment is never closed")
             return len(self.lines)
         if hidden_at is None:
             self._add_directive("\n".join(parts), i, j, indent)
@@ -199,8 +204,7 @@ class Extractor:
         while k < len(self.lines) and self.lines[k].strip() == "":
             k += 1
         if k >= len(self.lines) or not self.lines[k].strip().startswith("-->"):
-            self.problems.append(
-                f"{self.where(i + 1)}: a hidden opsbook block needs --> on its own line after it"
+            self.problem(i + 1, "a hidden opsbook block needs --> on its own line after it"
             )
             return k
         return k + 1
@@ -209,7 +213,9 @@ class Extractor:
         try:
             d = dmod.parse(text, i + 1, j + 1)
         except dmod.DirectiveSyntaxError as exc:
-            self.problems.append(f"{self.where(i + 1)}: malformed opsbook directive: {exc}")
+            # kept for the block it stands above: that block must not run as if unmarked
+            self.pending_problems.append((i + 1, f"malformed opsbook directive: {exc}"))
+            self.pending_indent = indent
             return False
         if self.pending and self.pending_indent != indent:
             self._orphan_directives()
@@ -231,7 +237,7 @@ class Extractor:
                 i += 1
                 continue
             if rest == "":
-                if self.pending:
+                if self.pending or self.pending_problems:
                     self._orphan_directives()
                 i += 1
                 continue
@@ -247,24 +253,16 @@ class Extractor:
             if m:
                 i = self._fence(i, hidden=False)
                 continue
-            if self.pending:
+            if self.pending or self.pending_problems:
                 self._orphan_directives()
             i += 1
-        if self.pending:
+        if self.pending or self.pending_problems:
             self._orphan_directives()
         return self.blocks
 
 
-def extract(page: str, text: str) -> list[Block]:
-    """Every fenced block on the page, in page order; OpsbookError lists all problems."""
-    ex = Extractor(page, text)
-    blocks = ex.run()
-    if ex.problems:
-        raise OpsbookError(ex.problems)
-    return blocks
 
-
-def extract_lenient(page: str, text: str) -> tuple[list[Block], list[str]]:
-    """Like `extract`, returning problems instead of raising (for `snippets list`)."""
+def extract(page: str, text: str) -> tuple[list[Block], list[Problem]]:
+    """Every fenced block on the page, in page order, and every problem found on the way."""
     ex = Extractor(page, text)
     return ex.run(), ex.problems

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from opsbook.cli_context import project_and_facts
+from opsbook.cli.context import AppContext, pass_app
 from opsbook.sandbox import env as sandbox_env
 from opsbook.sandbox import lifecycle
 
@@ -19,10 +19,10 @@ def sandbox() -> None:
 
 @sandbox.command()
 @click.option("--no-build", is_flag=True, help="Use the images as they are; build nothing.")
-@click.pass_context
-def up(ctx: click.Context, no_build: bool) -> None:
+@pass_app
+def up(app: AppContext, no_build: bool) -> None:
     """Build what is stale, start every service, wait until all are healthy."""
-    project, facts = project_and_facts(ctx)
+    project, facts = app.project, app.facts
     lifecycle.up(project, facts, build=not no_build, progress=click.echo)
     for name, url in sandbox_env.base_urls(facts).items():
         spec = facts.service(name)
@@ -32,19 +32,19 @@ def up(ctx: click.Context, no_build: bool) -> None:
 
 
 @sandbox.command()
-@click.pass_context
-def down(ctx: click.Context) -> None:
+@pass_app
+def down(app: AppContext) -> None:
     """Remove every container, network and volume of the sandbox."""
-    project, facts = project_and_facts(ctx)
+    project, facts = app.project, app.facts
     lifecycle.down(project, facts)
     click.echo(f"sandbox {facts.platform.compose_project} removed")
 
 
 @sandbox.command()
-@click.pass_context
-def status(ctx: click.Context) -> None:
+@pass_app
+def status(app: AppContext) -> None:
     """Each service's state and health; exit status 1 if any is not healthy."""
-    project, facts = project_and_facts(ctx)
+    project, facts = app.project, app.facts
     services = lifecycle.status(project, facts)
     for service in services:
         click.echo(str(service))
@@ -56,10 +56,10 @@ def status(ctx: click.Context) -> None:
 @click.argument("service", required=False)
 @click.option("-n", "--tail", type=int, default=None, help="Only the last N lines.")
 @click.option("-f", "--follow", is_flag=True, help="Keep following new lines.")
-@click.pass_context
-def logs(ctx: click.Context, service: str | None, tail: int | None, follow: bool) -> None:
+@pass_app
+def logs(app: AppContext, service: str | None, tail: int | None, follow: bool) -> None:
     """Show the logs of one service, or of all."""
-    project, facts = project_and_facts(ctx)
+    project, facts = app.project, app.facts
     names = [s.name for s in facts.services]
     if service and service not in names:
         raise click.BadParameter(f"{service!r} is not one of {', '.join(names)}")
@@ -67,12 +67,12 @@ def logs(ctx: click.Context, service: str | None, tail: int | None, follow: bool
 
 
 @sandbox.command("env")
-@click.pass_context
-def env_command(ctx: click.Context) -> None:
+@pass_app
+def env_command(app: AppContext) -> None:
     """Print `export` lines so plain `docker compose` reaches the sandbox:
 
     eval "$(opsbook sandbox env)"
     """
-    project, facts = project_and_facts(ctx)
+    project, facts = app.project, app.facts
     for key, value in sandbox_env.compose_environment(project, facts).items():
         click.echo(f"export {key}={shlex.quote(value)}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from opsbook.cli_context import project_from
+from opsbook.cli.context import AppContext, pass_app
 from opsbook.errors import OpsbookError
 from opsbook.render import render_site
 
@@ -22,8 +22,8 @@ from opsbook.render import render_site
     is_flag=True,
     help="With --out: write nothing, fail if the copy in DIR differs from a fresh render.",
 )
-@click.pass_context
-def render(ctx: click.Context, out: Path | None, check: bool) -> None:
+@pass_app
+def render(app: AppContext, out: Path | None, check: bool) -> None:
     """Render every page template with the facts.
 
     Without options, renders everything and reports problems (undefined names with page
@@ -31,7 +31,7 @@ def render(ctx: click.Context, out: Path | None, check: bool) -> None:
     """
     if check and out is None:
         raise OpsbookError("render --check compares against a copy: give it with --out DIR")
-    pages = render_site(project_from(ctx))
+    pages = render_site(app.project, app.facts)
     if out is None:
         click.echo(f"rendered {len(pages)} pages OK")
         return

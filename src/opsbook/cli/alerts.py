@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from opsbook.alerts.generate import RULES_FILE, default_out, drift, prove, write_rules
-from opsbook.cli_context import project_and_facts
+from opsbook.cli.context import AppContext, pass_app
 from opsbook.errors import OpsbookError
 from opsbook.project import display_path
 
@@ -29,11 +29,11 @@ def alerts() -> None:
     is_flag=True,
     help="Write nothing; fail if the file there differs from a fresh render (hand edits).",
 )
-@click.pass_context
-def render(ctx: click.Context, out: Path | None, check: bool) -> None:
+@pass_app
+def render(app: AppContext, out: Path | None, check: bool) -> None:
     """Write the alerting and recording rules rendered from facts/thresholds.yml."""
-    project, facts = project_and_facts(ctx)
-    out_dir = out or default_out(project)
+    facts = app.facts
+    out_dir = out or default_out(app.project)
     shown = display_path(out_dir / RULES_FILE)
     if check:
         diff = drift(facts, out_dir, shown_as=shown)
@@ -56,11 +56,10 @@ def render(ctx: click.Context, out: Path | None, check: bool) -> None:
     default=None,
     help="Write the rules and the test suite here instead of a temporary directory.",
 )
-@click.pass_context
-def test(ctx: click.Context, keep: Path | None) -> None:
+@pass_app
+def test(app: AppContext, keep: Path | None) -> None:
     """Run `promtool check rules` and the generated `promtool test rules` suite."""
-    _, facts = project_and_facts(ctx)
-    proof = prove(facts, keep_dir=keep)
+    proof = prove(app.facts, keep_dir=keep)
     runs = [proof.check] + ([proof.test] if proof.test else [])
     for run in runs:
         status = "ok" if run.ok else f"FAILED (exit {run.returncode})"

@@ -18,9 +18,16 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-from opsbook.harness import report
-from opsbook.harness.extract import extract_lenient
-from opsbook.harness.model import SHELL_LANGS, SKIP_TEXT, BlockResult, RunResults, SkipReason
+from opsbook.harness.model import (
+    FAILED_STATUSES,
+    SHELL_LANGS,
+    SKIP_TEXT,
+    BlockResult,
+    RunResults,
+    SkipReason,
+)
+from opsbook.harness.reading.extract import extract
+from opsbook.harness.reporting import results as report
 from opsbook.project import Project
 
 
@@ -58,7 +65,7 @@ def badge(res: BlockResult | None, results: RunResults) -> str:
 
 def annotate_page(page: str, markdown: str, results: RunResults | None) -> str:
     lines = markdown.split("\n")
-    blocks, _problems = extract_lenient(page, markdown)  # lenient: the build must not crash
+    blocks, _problems = extract(page, markdown)  # lenient: the build must not crash
     by_digest: dict[str, list[BlockResult]] = {}
     page_results = results.for_page(page) if results else []
     for r in page_results:
@@ -82,7 +89,7 @@ def annotate_page(page: str, markdown: str, results: RunResults | None) -> str:
         res = next(
             (r for r in candidates if r.line == b.line), candidates[0] if candidates else None
         )
-        if res is not None and res.status in ("failed", "blocked", "refused"):
+        if res is not None and res.status in FAILED_STATUSES:
             failed.append(res)
         badge_lines = ["", b.indent + badge(res, results)]
         if b.end_line < len(lines) and lines[b.end_line].strip():

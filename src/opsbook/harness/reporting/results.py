@@ -40,6 +40,7 @@ def write(results: RunResults, state_dir: Path) -> Path:
     data = {
         "commit": results.commit,
         "time": results.time,
+        "state": results.state,
         "counts": results.counts(),
         "blocks": [
             {k: v for k, v in asdict(b).items() if k in _KEEP and v not in (None, "", [])}
@@ -47,6 +48,7 @@ def write(results: RunResults, state_dir: Path) -> Path:
             for b in results.blocks
         ],
     }
+    # write-then-rename: a reader (the site build) never sees half a file
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     tmp.replace(path)
@@ -61,4 +63,6 @@ def read(state_dir: Path) -> RunResults | None:
     blocks = [
         BlockResult(**{k: v for k, v in b.items() if k in _KEEP}) for b in data.get("blocks", [])
     ]
-    return RunResults(commit=data["commit"], time=data["time"], blocks=blocks)
+    return RunResults(
+        commit=data["commit"], time=data["time"], blocks=blocks, state=data.get("state", "complete")
+    )

@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from urllib.parse import urlparse
+from dataclasses import replace
 
-from opsbook.facts import Facts
 from opsbook.harness.model import (
     OUTPUT_LANGS,
     SHELL_LANGS,
     Block,
     Classification,
     Command,
+    Problem,
     SkipReason,
-    Step,
 )
+from opsbook.harness.running.isolation import Forbidden
 
 DEFAULT_TIMEOUT = 120.0
 KNOWN_KEYS = {
@@ -47,69 +46,50 @@ PLACEHOLDER_RE = re.compile(r"(?<![<\w])<([A-Za-z][A-Za-z0-9_-]*)>(?!>)")
 HEREDOC_RE = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 
 
-@dataclass(frozen=True)
-class Forbidden:
-    """What a runnable block must not name: non-sandbox URLs, hosts and kube contexts."""
-
-    needles: tuple[tuple[str, str], ...] = ()  # (text, environment name)
-
-    @classmethod
-    def from_facts(cls, facts: Facts | None) -> Forbidden:
-        if facts is None:
-            return cls()
-        needles: list[tuple[str, str]] = []
-        for name, env in facts.remote_environments.items():
-            for url in env.urls:
-                url = url.rstrip("/")
-                needles.append((url, name))
-                host = urlparse(url).hostname
-                if host:
-                    needles.append((host, name))
-            if env.kube_context:
-                needles.append((env.kube_context, name))
-        return cls(tuple(dict.fromkeys(needles)))
-
-    def find(self, text: str) -> tuple[str, str] | None:
-        for needle, env in self.needles:
-            if re.search(r"(?<![\w.-])" + re.escape(needle) + r"(?![\w-])", text, re.I):
-                return needle, env
-        return None
 
 
-def _number(block: Block, key: str, value: str | None, problems: list[str]) -> float | None:
+def _add(problems: list[Problem], block: Block, message: str, line: int | None = None) -> None:
+    problems.append(Problem.on(block, message, line))
+
+
+def _number(block: Block, key: str, value: str | None, problems: list[Problem]) -> float | None:
     try:
         n = float(value or "")
         if n <= 0:
             raise ValueError
         return n
     except ValueError:
-        problems.append(f"{block.id}: {key}={value} is not a positive number of seconds")
+        _add(problems, block, f"{key}={value} is not a positive number of seconds")
         return None
 
 
-def _validate(block: Block, problems: list[str]) -> None:
+def _validate(block: Block, problems: list[Problem]) -> None:
     for d in block.directives:
         for key, value in d.keys:
             if key not in KNOWN_KEYS:
-                problems.append(
-                    f"{block.page}:{d.line}: unknown opsbook directive {key!r}; known: "
-                    + "; ".join(KNOWN_KEYS.values())
+                _add(
+                    problems,
+                    block,
+                    f"unknown opsbook directive {key!r}; known: "
+                    + "; ".join(KNOWN_KEYS.values()),
+                    line=d.line,
                 )
             elif key in ("setup", "teardown", "output") and value is not None:
-                problems.append(f"{block.page}:{d.line}: {key} takes no value")
+                _add(problems, block, f"{key} takes no value", line=d.line)
             elif key in ("skip", "expect-exit", "timeout", "retry", "expect") and value is None:
-                problems.append(f"{block.page}:{d.line}: {key} needs a value: {KNOWN_KEYS[key]}")
+                _add(
+                    problems, block, f"{key} needs a value: {KNOWN_KEYS[key]}", line=d.line
+                )
 
 
-def classify_block(block: Block, forbidden: Forbidden, problems: list[str]) -> Classification:
+def classify_block(block: Block, forbidden: Forbidden, problems: list[Problem]) -> Classification:
     _validate(block, problems)
     if block.lang not in SHELL_LANGS:
         keys = {k for d in block.directives for k, _ in d.keys}
         if block.lang in OUTPUT_LANGS and keys <= {"output", "expect"}:
             return Classification(kind="other")
         if keys or block.hidden:
-            problems.append(
-                f"{block.id}: opsbook directives apply to bash/sh/shell/console blocks "
+            _add(problems, block, f"opsbook directives apply to bash/sh/shell/console blocks "
                 f"(and `output` to text blocks), not to a {block.lang or 'plain'!r} block"
             )
         return Classification(kind="other")
@@ -119,17 +99,17 @@ def classify_block(block: Block, forbidden: Forbidden, problems: list[str]) -> C
         role = "setup"
     if block.has_directive("teardown"):
         if role == "setup":
-            problems.append(f"{block.id}: a block cannot be both setup and teardown")
+            _add(problems, block, "a block cannot be both setup and teardown")
         role = "teardown"
     if block.hidden and role == "main":
-        problems.append(f"{block.id}: a hidden block must be `setup` or `teardown`")
+        _add(problems, block, "a hidden block must be `setup` or `teardown`")
 
     expect_exit = 0
     if (v := block.directive("expect-exit")) is not None:
         if v.isdigit() and int(v) < 256:
             expect_exit = int(v)
         else:
-            problems.append(f"{block.id}: expect-exit={v} is not an exit status (0-255)")
+            _add(problems, block, f"expect-exit={v} is not an exit status (0-255)")
     timeout = DEFAULT_TIMEOUT
     if block.has_directive("timeout"):
         timeout = _number(block, "timeout", block.directive("timeout"), problems) or timeout
@@ -141,7 +121,7 @@ def classify_block(block: Block, forbidden: Forbidden, problems: list[str]) -> C
         if v == "regex":
             regex = True
         elif v != "exact":
-            problems.append(f"{block.id}: expect={v}: use expect=regex or expect=exact")
+            _add(problems, block, f"expect={v}: use expect=regex or expect=exact")
     base = Classification(
         kind="run", role=role, expect_exit=expect_exit, timeout=timeout, retry=retry, regex=regex
     )
@@ -150,13 +130,12 @@ def classify_block(block: Block, forbidden: Forbidden, problems: list[str]) -> C
         try:
             reason = SkipReason(v)
         except ValueError:
-            problems.append(
-                f"{block.id}: unknown skip reason {v!r}; use one of "
+            _add(problems, block, f"unknown skip reason {v!r}; use one of "
                 + ", ".join(r.value for r in SkipReason)
             )
             reason = SkipReason.illustrative
         if role != "main":
-            problems.append(f"{block.id}: a {role} block cannot be skipped")
+            _add(problems, block, f"a {role} block cannot be skipped")
         return replace(base, kind="skip", reason=reason, why="directive")
     if any(t.strip().lower() == "kubernetes" for t in block.tabs):
         return replace(base, kind="skip", reason=SkipReason.needs_kubernetes, why="Kubernetes tab")
@@ -169,13 +148,14 @@ def classify_block(block: Block, forbidden: Forbidden, problems: list[str]) -> C
             why=f"names {hit[1]} ({hit[0]}); the harness only talks to the sandbox",
         )
     if KUBE_RE.search(code):
-        problems.append(
-            f'{block.id}: uses kubectl/helm outside a content tab titled "Kubernetes"; '
+        _add(
+            problems,
+            block,
+            'uses kubectl/helm outside a content tab titled "Kubernetes"; '
             "put it in one or add <!-- opsbook: skip=needs-kubernetes -->"
         )
     if m := PLACEHOLDER_RE.search(code):
-        problems.append(
-            f"{block.id}: contains the placeholder <{m.group(1)}>; use a real value or add "
+        _add(problems, block, f"contains the placeholder <{m.group(1)}>; use a real value or add "
             "<!-- opsbook: skip=illustrative -->"
         )
     return base
@@ -188,7 +168,7 @@ def _code_only(block: Block) -> str:
     return "\n".join(c.text for c in console_commands(block, []))
 
 
-def console_commands(block: Block, problems: list[str]) -> list[Command]:
+def console_commands(block: Block, problems: list[Problem]) -> list[Command]:
     """`$ cmd` lines (with `\\` / `> ` continuations and heredocs) and the output beneath."""
     lines = block.body.split("\n")
     first = block.line + 1
@@ -212,15 +192,18 @@ def console_commands(block: Block, problems: list[str]) -> list[Command]:
             commands.append((first + start, src, [], first + i))
         elif not commands:
             if line.strip():
-                problems.append(
-                    f"{block.page}:{first + i}: console output before the first `$ ` prompt"
+                _add(
+                    problems,
+                    block,
+                    "console output before the first `$ ` prompt",
+                    line=first + i,
                 )
             i += 1
         else:
             commands[-1][2].append(line)
             i += 1
     if not commands:
-        problems.append(f"{block.id}: console block without a `$ ` prompt")
+        _add(problems, block, "console block without a `$ ` prompt")
     out = []
     for line, src, output, out_line in commands:
         while output and not output[-1].strip():
@@ -237,12 +220,15 @@ def console_commands(block: Block, problems: list[str]) -> list[Command]:
 
 
 def _attach_outputs(
-    blocks: list[Block], classes: list[Classification], lines: list[str] | None, problems: list[str]
+    blocks: list[Block],
+    classes: list[Classification],
+    lines: list[str] | None,
+    problems: list[Problem],
 ) -> None:
     for i, b in enumerate(blocks):
         if b.lang not in OUTPUT_LANGS or i == 0:
             if b.lang in OUTPUT_LANGS and b.has_directive("output"):
-                problems.append(f"{b.id}: `output` block has no shell block before it")
+                _add(problems, b, "`output` block has no shell block before it")
             continue
         prev, pcls = blocks[i - 1], classes[i - 1]
         explicit = b.has_directive("output")
@@ -256,11 +242,13 @@ def _attach_outputs(
             continue
         if prev.lang not in SHELL_LANGS or prev.hidden:
             if explicit:
-                problems.append(f"{b.id}: `output` block does not follow a shell block")
+                _add(problems, b, "`output` block does not follow a shell block")
             continue
         if prev.lang == "console":
-            problems.append(
-                f"{b.id}: output block after a console block; put the output under the `$ ` line"
+            _add(
+                problems,
+                b,
+                "output block after a console block; put the output under the `$ ` line",
             )
             continue
         classes[i - 1] = replace(
@@ -271,39 +259,11 @@ def _attach_outputs(
 
 def classify_page(
     blocks: Iterable[Block], forbidden: Forbidden, text: str | None = None
-) -> tuple[list[tuple[Block, Classification]], list[str]]:
+) -> tuple[list[tuple[Block, Classification]], list[Problem]]:
     """Classify one page's blocks; `text` (the page) enables the adjacency rule for output."""
     blocks = list(blocks)
-    problems: list[str] = []
+    problems: list[Problem] = []
     classes = [classify_block(b, forbidden, problems) for b in blocks]
     _attach_outputs(blocks, classes, text.split("\n") if text is not None else None, problems)
     return list(zip(blocks, classes, strict=True)), problems
 
-
-def commands_for(block: Block, cls: Classification, problems: list[str]) -> tuple[Command, ...]:
-    if block.lang == "console":
-        return tuple(console_commands(block, problems))
-    expected = None
-    expected_line = 0
-    if cls.output_block is not None:
-        out = cls.output_block.body.split("\n")
-        while out and not out[-1].strip():
-            out.pop()
-        expected = tuple(out)
-        expected_line = cls.output_block.line + 1
-    return (
-        Command(
-            line=block.line + 1, text=block.body, expected=expected, expected_line=expected_line
-        ),
-    )
-
-
-def plan_page(classified: list[tuple[Block, Classification]], problems: list[str]) -> list[Step]:
-    """Steps in run order: setup blocks, then the page's blocks, then teardown blocks."""
-    steps = [
-        Step(b, c, commands_for(b, c, problems) if c.kind == "run" else ())
-        for b, c in classified
-        if b.lang in SHELL_LANGS
-    ]
-    order = {"setup": 0, "main": 1, "teardown": 2}
-    return sorted(steps, key=lambda s: order[s.cls.role])  # stable: page order within a role

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 import yaml
 
-from opsbook.cli_context import project_from
+from opsbook.cli.context import AppContext, pass_app
 from opsbook.errors import OpsbookError
-from opsbook.facts import fact_files, load_facts
+from opsbook.facts import fact_files
 
 
 @click.group()
@@ -16,12 +16,11 @@ def facts() -> None:
 
 
 @facts.command()
-@click.pass_context
-def check(ctx: click.Context) -> None:
+@pass_app
+def check(app: AppContext) -> None:
     """Validate every facts file; print one `file:line: key: problem` line per problem."""
-    project = project_from(ctx)
-    model = load_facts(project.facts_dir)
-    files = len(fact_files(project.facts_dir))
+    model = app.facts
+    files = len(fact_files(app.project.facts_dir))
     click.echo(
         f"facts OK: {files} files, {len(model.services)} services, "
         f"{len(model.thresholds)} thresholds, {len(model.environments)} environments"
@@ -30,12 +29,11 @@ def check(ctx: click.Context) -> None:
 
 @facts.command()
 @click.argument("key", required=False)
-@click.pass_context
-def show(ctx: click.Context, key: str | None) -> None:
+@pass_app
+def show(app: AppContext, key: str | None) -> None:
     """Print the merged facts as YAML, or only KEY (dotted: thresholds.error_rate.warning,
     services.0.port)."""
-    project = project_from(ctx)
-    value = load_facts(project.facts_dir).model_dump(mode="json", by_alias=True)
+    value = app.facts.model_dump(mode="json", by_alias=True)
     for part in key.split(".") if key else []:
         try:
             value = value[int(part)] if isinstance(value, list) else value[part]

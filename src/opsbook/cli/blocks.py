@@ -1,0 +1,65 @@
+"""`opsbook blocks list` (and its old name, the hidden `opsbook snippets list`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from opsbook.cli.context import AppContext, pass_app
+from opsbook.errors import OpsbookError
+from opsbook.harness.inventory import block_rows, summary
+
+
+@click.group()
+def blocks() -> None:
+    """List and classify the shell blocks on the site."""
+
+
+@blocks.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Blocks, counts and problems as JSON.")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_app
+def list_(app: AppContext, as_json: bool, paths: tuple[Path, ...]) -> None:
+    """Every fenced shell block with its classification and target, then the counts.
+
+    Without PATHs: the rendered site pages (facts applied, snippets included). With PATHs:
+    those Markdown files as they are. A block with any problem counts as unclassified;
+    every problem is printed as `page:line: message` and the exit status is 1.
+    """
+    from opsbook.harness.reading.plan import plan_pages
+
+    project = app.project if not paths else app.project_if_any()
+    plan = plan_pages(project, list(paths) or None)
+    rows = block_rows(plan.pages)
+    counts = summary(plan.pages)
+    problems = [str(p) for p in plan.problems]
+    if as_json:
+        click.echo(json.dumps({"blocks": rows, "counts": counts, "problems": problems}, indent=1))
+    else:
+        for r in rows:
+            first = r["body"].strip().split("\n", 1)[0]
+            click.echo(
+                f"{r['id']:<32} {r['lang']:<8} {r['classification']:<24} "
+                f"{r['target']:<10} {first[:60]}"
+            )
+        click.echo("")
+        total = counts.get("shell blocks", 0)
+        for k, v in counts.items():
+            click.echo(f"{k:<24} {v}")
+        if total:
+            run = counts.get("run", 0)
+            classified = total - counts.get("unclassified", 0)
+            click.echo(f"classified               {100 * classified / total:.1f} %")
+            click.echo(f"executed                 {100 * run / total:.1f} %")
+    if problems:
+        raise OpsbookError(problems)
+
+
+@click.group(hidden=True)
+def snippets() -> None:
+    """Old name of `opsbook blocks` (kept for one release)."""
+
+
+snippets.add_command(list_, "list")

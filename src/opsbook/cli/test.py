@@ -1,0 +1,82 @@
+"""`opsbook test [PAGE ...]`: run the site's shell blocks against the sandbox."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from opsbook.cli.context import AppContext, pass_app
+from opsbook.errors import OpsbookError
+from opsbook.harness.model import FAILED_STATUSES, BlockResult, PagePlan
+
+MARKS = {"passed": "ok", "skipped": "skip", "failed": "FAIL", "blocked": "blocked",
+         "refused": "REFUSED"}
+
+
+def _page(page: PagePlan) -> None:
+    click.echo(page.page)
+
+
+def _progress(res: BlockResult) -> None:
+    extra = f"  ({res.reason})" if res.reason else ""
+    click.echo(f"  {MARKS[res.status]:<8} {res.id:<32} {res.duration:6.2f}s{extra}")
+    if res.status in ("failed", "refused"):
+        click.echo(f"           {res.message}")
+        if res.diff:
+            click.echo("\n".join("           " + x for x in res.diff.split("\n")))
+        elif res.actual:
+            tail = res.actual.rstrip().split("\n")[-15:]
+            click.echo("\n".join("           | " + x for x in tail))
+
+
+@click.command()
+@click.option("--update", is_flag=True, help="Rewrite expected output on the pages from what ran.")
+@click.option(
+    "--no-sandbox",
+    is_flag=True,
+    help="Use the sandbox that is already running: no up before, no down after.",
+)
+@click.argument("pages", nargs=-1)
+@pass_app
+def test(app: AppContext, update: bool, no_sandbox: bool, pages: tuple[str, ...]) -> None:
+    """Execute every shell block against the sandbox (all pages, or PAGEs under docs/).
+
+    Brings the sandbox up, runs each page in its own shell session, takes the sandbox
+    down, and writes .opsbook/results.json as each block finishes (the site's badges
+    read it). Exit status 1 if any block failed, was refused or was blocked.
+    """
+    from opsbook.harness.reading.plan import plan_pages
+    from opsbook.harness.verify import default_target, verify
+
+    project = app.project
+    plan = plan_pages(project, None, list(pages) or None)
+    if plan.problems:
+        raise OpsbookError([str(p) for p in plan.problems])
+
+    def say(line: str) -> None:
+        click.echo(f"sandbox: {line}")
+
+    started = time.monotonic()
+    results = verify(
+        plan,
+        project=project,
+        target=default_target(project, app.facts, say),
+        manage_target=not no_sandbox,
+        progress=_progress,
+        on_page=_page,
+    )
+    counts = results.counts()
+    click.echo(
+        f"\n{', '.join(f'{v} {k}' for k, v in sorted(counts.items()))} "
+        f"in {time.monotonic() - started:.1f}s; results in {project.state_dir / 'results.json'}"
+    )
+    if update:
+        from opsbook.harness.reporting.update import update_page
+
+        for p in plan.pages:
+            for msg in update_page(p, results.for_page(p.page), project.docs_dir / p.page):
+                click.echo(msg)
+    if any(b.status in FAILED_STATUSES for b in results.blocks):
+        sys.exit(1)

@@ -1,0 +1,74 @@
+"""What `opsbook blocks list` reports: one row per block, and the counts over the site."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from opsbook.harness.model import SHELL_LANGS, Classification, PagePlan
+
+TARGETS = {"needs-kubernetes": "kubernetes", "production-only": "production",
+           "staging-only": "staging"}
+
+
+def target(c: Classification) -> str:
+    """Where a block would run: the sandbox, or the environment its skip reason names."""
+    if c.kind == "run":
+        return "sandbox"
+    if c.kind == "refused":
+        return "refused"
+    return TARGETS.get(c.reason.value if c.reason else "", "-")
+
+
+def label(c: Classification) -> str:
+    if c.kind == "skip":
+        return f"skip:{c.reason.value if c.reason else '?'}"
+    if c.kind == "run" and c.role != "main":
+        return f"run:{c.role}"
+    return c.kind
+
+
+def block_rows(pages: list[PagePlan]) -> list[dict[str, Any]]:
+    """Shell blocks (and the output blocks attached to them), in page order."""
+    rows = []
+    for p in pages:
+        bad = {pr.block_id for pr in p.problems}
+        for b, c in p.classified:
+            if b.lang not in SHELL_LANGS and c.kind != "output":
+                continue
+            rows.append(
+                {
+                    "page": b.page,
+                    "line": b.line,
+                    "id": b.id,
+                    "lang": b.lang,
+                    "classification": "unclassified" if b.id in bad else label(c),
+                    "role": c.role,
+                    "reason": c.reason.value if c.reason else None,
+                    "target": target(c),
+                    "hidden": b.hidden,
+                    "why": c.why,
+                    "problems": [str(pr) for pr in p.problems if pr.block_id == b.id],
+                    "body": b.body,
+                }
+            )
+    return rows
+
+
+def summary(pages: list[PagePlan]) -> dict[str, int]:
+    """Counts of shell blocks by classification; a block with any problem is unclassified."""
+    counts: Counter[str] = Counter()
+    for p in pages:
+        bad = {pr.block_id for pr in p.problems}
+        for b, c in p.shell:
+            counts["shell blocks"] += 1
+            if b.id in bad:
+                counts["unclassified"] += 1
+            elif c.kind == "run":
+                counts["run"] += 1
+            elif c.kind == "skip":
+                counts["skipped"] += 1
+                counts[f"  skip:{c.reason.value if c.reason else '?'}"] += 1
+            else:
+                counts[c.kind] += 1
+    return dict(counts)

@@ -1,0 +1,183 @@
+"""The one verification driver: plan pages, run them, write results, report.
+
+    plan = plan_pages(project, pages=...)              reading/ + deciding/
+    results = verify(plan, project=project, sandbox=..., progress=...)
+
+`verify` is what the CLI (`opsbook test`), the integration tests and the benchmarks call.
+The pytest plugin cannot hand a whole run to one call, because pytest's collector tree
+owns each page's lifetime (`-k` may select any part of a page); it uses the same two
+pieces `verify` is made of:
+
+    with Verification(plan, ...) as run:          temp dir, scrubbed env, results file
+        with run.page(page) as page_run:          one shell session; leftovers killed on exit
+            page_run.run(step)                    result recorded, results file rewritten
+
+The harness core never imports the sandbox: a `Target` is anything that can give the
+environment blocks need to reach it, and bring it up and down. `opsbook.sandbox` provides
+the Docker Compose one; `default_target` imports it only when asked.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from opsbook.facts import Facts
+from opsbook.harness.model import BlockResult, PagePlan, RunResults
+from opsbook.harness.reading.plan import Plan
+from opsbook.harness.reporting import results as results_file
+from opsbook.harness.running.isolation import scrubbed_env
+from opsbook.harness.running.runner import PageRun
+from opsbook.project import Project
+
+Progress = Callable[[BlockResult], None]
+PageStart = Callable[[PagePlan], None]
+
+
+class Target(Protocol):
+    """What blocks run against (the sandbox)."""
+
+    def environment(self) -> dict[str, str]:
+        """Variables blocks need to reach it (compose project, ports, versions)."""
+        ...
+
+    def up(self) -> None: ...
+
+    def down(self) -> None: ...
+
+
+def default_target(project: Project, facts: Facts, say: Callable[[str], None] = print) -> Target:
+    from opsbook.sandbox import ComposeSandbox  # only when a run needs it
+
+    return ComposeSandbox(project, facts, progress=say)
+
+
+class Verification:
+    """One run: its temp dir, the environment every block gets, and the results file.
+
+    Results are written as each block finishes, so a run that is stopped keeps every
+    finished block; leaving the context marks the file `complete`, or `interrupted` when
+    an exception (Ctrl-C included) ends the run.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        environment: Mapping[str, str] | None = None,
+        state_dir: Path | None = None,  # where results.json goes; None: not written
+        commit_root: Path | None = None,  # the git checkout the results name
+        progress: Progress | None = None,
+    ) -> None:
+        self.plan = plan
+        self.extra = dict(environment or {})
+        self.state_dir = state_dir
+        self.progress = progress
+        self.results = results_file.new_run(commit_root or Path.cwd())
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.env: dict[str, str] = {}
+
+    @property
+    def run_dir(self) -> Path:
+        assert self._tmp is not None, "use Verification as a context manager"
+        return Path(self._tmp.name)
+
+    def start(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="opsbook-run-")
+        self.env = scrubbed_env(self.run_dir, self.extra)
+        self._write()
+
+    def finish(self, interrupted: bool) -> None:
+        self.results.state = "interrupted" if interrupted else "complete"
+        try:
+            self._write()
+        finally:
+            if self._tmp is not None:
+                self._tmp.cleanup()
+                self._tmp = None
+
+    def __enter__(self) -> Verification:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.finish(interrupted=exc_type is not None)
+
+    def page(self, page: PagePlan) -> PageRun:
+        """A page's shell session; every result it produces is recorded here."""
+        return PageRun(
+            page.page, self.run_dir, self.env, self.plan.forbidden, on_result=self.record
+        )
+
+    def record(self, res: BlockResult) -> None:
+        self.results.blocks.append(res)
+        self._write()
+        if self.progress is not None:
+            self.progress(res)
+
+    def _write(self) -> None:
+        if self.state_dir is not None:
+            results_file.write(self.results, self.state_dir)
+
+
+@contextmanager
+def target_lifetime(target: Target | None, manage: bool) -> Iterator[dict[str, str]]:
+    """The target's environment; with `manage`, brought up first and down at the end,
+    even when the run fails or is interrupted."""
+    if target is None:
+        yield {}
+        return
+    if manage:
+        try:
+            target.up()
+            yield target.environment()
+        finally:
+            target.down()
+    else:
+        yield target.environment()
+
+
+def verify(
+    plan: Plan,
+    *,
+    project: Project | None = None,
+    target: Target | None = None,
+    manage_target: bool = False,
+    write_results: bool = True,
+    progress: Progress | None = None,
+    on_page: PageStart | None = None,
+) -> RunResults:
+    """Run every step of every page in `plan`; return (and write) the results.
+
+    `target` defaults to the project's sandbox when the plan read the project's facts;
+    `manage_target` brings it up before and down after. Results go to the project's
+    `.opsbook/results.json` unless `write_results` is false (or there is no project).
+    """
+    if target is None and project is not None and plan.facts is not None:
+        target = default_target(project, plan.facts)
+    state_dir = project.state_dir if project is not None and write_results else None
+    with target_lifetime(target, manage_target) as environment, Verification(
+        plan,
+        environment=environment,
+        state_dir=state_dir,
+        commit_root=project.root if project is not None else None,
+        progress=progress,
+    ) as run:
+        for page in plan.pages:
+            if not page.steps:
+                continue
+            if on_page is not None:
+                on_page(page)
+            with run.page(page) as page_run:
+                for step in page.steps:
+                    page_run.run(step)
+    return run.results
