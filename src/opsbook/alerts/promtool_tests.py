@@ -18,16 +18,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from opsbook.alerts.rules import AlertSpec, Level, alert_name, annotations, labels, record_name
+from opsbook.alerts.rules import (
+    AlertSpec,
+    Level,
+    alert_name,
+    annotations,
+    labels,
+    promql_number,
+    record_name,
+)
 from opsbook.facts import Direction, Facts, Threshold
 from opsbook.facts.durations import duration_ms, format_duration
 
 NUDGE = 0.01  # share of the warning-critical gap that counts as "just" past a threshold
-
-
-def series_number(value: float) -> str:
-    # repr is exact and round-trips; strip ".0" so the suite reads like the facts.
-    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
 def step_ms(facts: Facts) -> int:
@@ -110,7 +113,7 @@ def _groups(facts: Facts, metric: str, t: Threshold, step: int) -> list[dict[str
             "input_series": [
                 {
                     "series": record_name(metric),
-                    "values": f"{series_number(value)}+0x{end // step}",
+                    "values": f"{promql_number(value)}+0x{end // step}",
                 }
             ],
             "alert_rule_test": checks,
