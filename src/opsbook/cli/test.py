@@ -59,18 +59,28 @@ def test(app: AppContext, update: bool, no_sandbox: bool, pages: tuple[str, ...]
         click.echo(f"sandbox: {line}")
 
     started = time.monotonic()
-    results = verify(
-        plan,
-        project=project,
-        target=default_target(project, app.facts, say),
-        manage_target=not no_sandbox,
-        progress=_progress,
-        on_page=_page,
-    )
+    results_path = project.state_dir / "results.json"
+    try:
+        results = verify(
+            plan,
+            project=project,
+            target=default_target(project, app.facts, say),
+            manage_target=not no_sandbox,
+            progress=_progress,
+            on_page=_page,
+        )
+    except KeyboardInterrupt:
+        done = "" if no_sandbox else "; the sandbox was taken down"
+        click.echo(
+            f"\ninterrupted after {time.monotonic() - started:.1f}s: every finished block is "
+            f"in {results_path} (marked interrupted){done}",
+            err=True,
+        )
+        sys.exit(130)
     counts = results.counts()
     click.echo(
         f"\n{', '.join(f'{v} {k}' for k, v in sorted(counts.items()))} "
-        f"in {time.monotonic() - started:.1f}s; results in {project.state_dir / 'results.json'}"
+        f"in {time.monotonic() - started:.1f}s; results in {results_path}"
     )
     if update:
         from opsbook.harness.reporting.update import update_page

@@ -33,6 +33,7 @@ from opsbook.harness.reporting import results as results_file
 from opsbook.harness.running.isolation import scrubbed_env
 from opsbook.harness.running.runner import PageRun
 from opsbook.project import Project
+from opsbook.signals import deferred_signals, terminate_as_interrupt
 
 Progress = Callable[[BlockResult], None]
 PageStart = Callable[[PagePlan], None]
@@ -80,6 +81,7 @@ class Verification:
         self.results = results_file.new_run(commit_root or Path.cwd())
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.env: dict[str, str] = {}
+        self.open_pages: list[PageRun] = []
 
     @property
     def run_dir(self) -> Path:
@@ -92,13 +94,19 @@ class Verification:
         self._write()
 
     def finish(self, interrupted: bool) -> None:
-        self.results.state = "interrupted" if interrupted else "complete"
-        try:
-            self._write()
-        finally:
-            if self._tmp is not None:
-                self._tmp.cleanup()
-                self._tmp = None
+        """Close pages still open (an interrupted run), write the final state, remove the
+        run's temp dir. Ctrl-C and SIGTERM wait until this is done."""
+        with deferred_signals(redeliver=not interrupted):
+            for page_run in self.open_pages:
+                page_run.close()
+            self.open_pages.clear()
+            self.results.state = "interrupted" if interrupted else "complete"
+            try:
+                self._write()
+            finally:
+                if self._tmp is not None:
+                    self._tmp.cleanup()
+                    self._tmp = None
 
     def __enter__(self) -> Verification:
         self.start()
@@ -114,9 +122,11 @@ class Verification:
 
     def page(self, page: PagePlan) -> PageRun:
         """A page's shell session; every result it produces is recorded here."""
-        return PageRun(
+        page_run = PageRun(
             page.page, self.run_dir, self.env, self.plan.forbidden, on_result=self.record
         )
+        self.open_pages = [p for p in self.open_pages if not p.closed] + [page_run]
+        return page_run
 
     def record(self, res: BlockResult) -> None:
         self.results.blocks.append(res)
@@ -165,13 +175,17 @@ def verify(
     if target is None and project is not None and plan.facts is not None:
         target = default_target(project, plan.facts)
     state_dir = project.state_dir if project is not None and write_results else None
-    with target_lifetime(target, manage_target) as environment, Verification(
-        plan,
-        environment=environment,
-        state_dir=state_dir,
-        commit_root=project.root if project is not None else None,
-        progress=progress,
-    ) as run:
+    with (
+        terminate_as_interrupt(),
+        target_lifetime(target, manage_target) as environment,
+        Verification(
+            plan,
+            environment=environment,
+            state_dir=state_dir,
+            commit_root=project.root if project is not None else None,
+            progress=progress,
+        ) as run,
+    ):
         for page in plan.pages:
             if not page.steps:
                 continue

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 
 from opsbook.errors import OpsbookError
+from opsbook.signals import deferred_signals
 
 BOOTSTRAP = "sudo scripts/bootstrap"
 
@@ -64,11 +64,7 @@ def run(
     return done
 
 
-@contextmanager
-def uninterruptible() -> Iterator[None]:
-    """Ignore Ctrl-C while cleaning up, so a second Ctrl-C cannot leave things half-removed."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def uninterruptible() -> AbstractContextManager[None]:
+    """Hold Ctrl-C and SIGTERM while cleaning up, so a second one cannot leave things
+    half-removed; the run is already stopping, so they are not delivered again."""
+    return deferred_signals(redeliver=False)

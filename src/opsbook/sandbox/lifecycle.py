@@ -226,12 +226,22 @@ def _down(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def down(project: Project, facts: Facts) -> None:
     """Remove every container, network and volume of the sandbox's compose project."""
-    docker.require_docker()
+    label = f"com.docker.compose.project={facts.platform.compose_project}"
+    may_be_left = (
+        f"the sandbox's containers, volumes and networks (label {label}) may be left; "
+        "when the engine is back, remove them with `opsbook sandbox down`"
+    )
+    try:
+        docker.require_docker()
+    except OpsbookError as exc:
+        raise OpsbookError([*exc.problems, may_be_left]) from None
     env = compose_environment(project, facts)
     with docker.uninterruptible():
         done = _down(env)
     if done.returncode != 0:
-        raise OpsbookError(["`docker compose down` failed:", *done.stderr.strip().splitlines()])
+        raise OpsbookError(
+            ["`docker compose down` failed:", *done.stderr.strip().splitlines(), may_be_left]
+        )
     left = leftovers(facts)
     if left:
         raise OpsbookError([f"still present after down: {item}" for item in left])

@@ -15,6 +15,7 @@ Rules (also in the docs for authors):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import replace
@@ -55,11 +56,11 @@ def _add(problems: list[Problem], block: Block, message: str, line: int | None =
 def _number(block: Block, key: str, value: str | None, problems: list[Problem]) -> float | None:
     try:
         n = float(value or "")
-        if n <= 0:
+        if not math.isfinite(n) or n <= 0:
             raise ValueError
         return n
     except ValueError:
-        _add(problems, block, f"{key}={value} is not a positive number of seconds")
+        _add(problems, block, f"{key}={value} is not a positive, finite number of seconds")
         return None
 
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from opsbook.harness.model import BlockResult, PagePlan, Step
+from opsbook.signals import terminate_as_interrupt
 
 if TYPE_CHECKING:  # the harness and the sandbox are imported only when asked for
     from opsbook.facts import Facts
@@ -131,6 +133,7 @@ class OpsbookSession:
 
 OWNER_KEY = pytest.StashKey[SandboxOwner]()
 SESSION_KEY = pytest.StashKey[OpsbookSession]()
+SIGNALS_KEY = pytest.StashKey[ExitStack]()
 
 
 class BlockFailure(Exception):
@@ -219,6 +222,11 @@ def opsbook_sandbox(request: pytest.FixtureRequest) -> ComposeSandbox:
 def pytest_configure(config: pytest.Config) -> None:
     owner = SandboxOwner(config)
     config.stash[OWNER_KEY] = owner
+    # SIGTERM (a cancelled CI job) stops the session as Ctrl-C does: pages are closed,
+    # results marked interrupted, the sandbox taken down
+    signals = ExitStack()
+    signals.enter_context(terminate_as_interrupt())
+    config.stash[SIGNALS_KEY] = signals
     if config.getoption("opsbook", default=False):
         session = OpsbookSession(config, owner)
         config.stash[SESSION_KEY] = session
@@ -243,5 +251,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     owner = config.stash.get(OWNER_KEY, None)
-    if owner is not None:
-        owner.release()
+    try:
+        if owner is not None:
+            owner.release()
+    finally:
+        signals = config.stash.get(SIGNALS_KEY, None)
+        if signals is not None:
+            signals.close()

@@ -7,6 +7,7 @@ what they mean; this module only tokenizes and reports where a comment is malfor
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from opsbook.harness.model import Directive
@@ -16,6 +17,23 @@ OPEN_RE = re.compile(r"^<!--\s*opsbook:(?P<rest>.*)$")
 _ITEM_RE = re.compile(
     r'\s*(?P<key>[a-z][a-z0-9-]*)(?:=(?:"(?P<q>[^"]*)"|(?P<v>[^\s"=]+)))?(?=\s|$)'
 )
+
+
+_WORD_RE = re.compile(r"^<!--\s*([A-Za-z][A-Za-z_-]*)\s*(:?)")
+
+
+def misspelled(line: str) -> str | None:
+    """A hint if `line` opens a comment meant as a directive but not written as one
+    (`<!-- opsbok: ...`, `<!-- Opsbook: ...`, `<!-- opsbook skip=...`), else None."""
+    if OPEN_RE.match(line) or not (m := _WORD_RE.match(line)):
+        return None
+    word = m.group(1).lower()
+    if word != "opsbook" and difflib.SequenceMatcher(None, word, "opsbook").ratio() < 0.8:
+        return None
+    return (
+        f"{line.strip()[:60]!r} looks like an opsbook directive but is not one; "
+        "write it exactly as `<!-- opsbook: key=value -->` (lower case, with the colon)"
+    )
 
 
 class DirectiveSyntaxError(ValueError):

@@ -245,6 +245,14 @@ class Extractor:
             if dmod.OPEN_RE.match(rest):
                 i = self._comment(i)
                 continue
+            if rest.startswith("<!--") and (hint := dmod.misspelled(rest)):
+                # would otherwise be an ordinary comment, and its block would run unmarked
+                self.pending_problems.append((i + 1, hint))
+                self.pending_indent = indent
+                if "-->" not in rest:
+                    in_comment = True
+                i += 1
+                continue
             if rest.startswith("<!--") and "-->" not in rest:
                 in_comment = True
                 i += 1

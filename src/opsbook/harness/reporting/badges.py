@@ -44,6 +44,8 @@ def _date(iso: str) -> str:
 
 def badge(res: BlockResult | None, results: RunResults) -> str:
     when = f"at {results.commit} on {_date(results.time)}"
+    if results.state != "complete":  # the harness was stopped or killed mid-run
+        when += f" (that run did not finish: {results.state})"
     if res is None:
         return (
             '<span class="opsbook-badge opsbook-unverified">not verified: changed since '

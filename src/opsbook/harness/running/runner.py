@@ -7,6 +7,7 @@ the failed block should have produced); teardown still runs.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -14,8 +15,10 @@ from pathlib import Path
 
 from opsbook.harness.deciding import expect
 from opsbook.harness.model import BlockResult, Status, Step
+from opsbook.harness.running import containers
 from opsbook.harness.running.isolation import Forbidden
 from opsbook.harness.running.session import Attempt, PageSession
+from opsbook.signals import deferred_signals
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 5.0
@@ -53,6 +56,25 @@ def check(step: Step, att: Attempt) -> BlockResult:
             f"and was killed with its process group: {_first(failing.text)}"
         )
         return res
+    if att.exit_code < 0:
+        res.status = "failed"
+        res.command = failing.text
+        res.message = (
+            f"{step.block.page}:{failing.line}: killed by signal {_signal_name(-att.exit_code)}"
+            f" (the block's shell itself was killed): {_first(failing.text)}"
+        )
+        res.actual = att.outputs[min(att.last_command, len(att.outputs) - 1)]
+        return res
+    if att.exit_code == 0 == cls.expect_exit and not att.reached_end:
+        res.status = "failed"
+        res.command = failing.text
+        res.message = (
+            f"{step.block.page}:{step.block.line}: the block ended before its last line "
+            "(an `exit`, an `exec` or something else left the shell early), so the rest "
+            "never ran"
+        )
+        res.actual = att.output
+        return res
     if att.exit_code != cls.expect_exit:
         res.status = "failed"
         res.command = failing.text
@@ -82,6 +104,13 @@ def check(step: Step, att: Attempt) -> BlockResult:
             res.message = f"{step.block.page}:{cmd.line}: output differs from {where}"
             return res
     return res
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"{signal.Signals(number).name} ({number})"
+    except ValueError:
+        return str(number)
 
 
 def _first(text: str) -> str:
@@ -139,6 +168,9 @@ class PageRun:
         self.forbidden = forbidden
         self.on_result = on_result
         self.failed_at: str | None = None
+        self.containers = containers.snapshot(env)
+        self.removed: list[str] = []  # containers started by the page outside the sandbox
+        self.closed = False
 
     def run(self, step: Step) -> BlockResult:
         res = self._run(step)
@@ -160,7 +192,13 @@ class PageRun:
         return res
 
     def close(self) -> None:
-        self.session.close()
+        """End the page: its processes killed, its stray containers removed. Signals wait."""
+        if self.closed:
+            return
+        self.closed = True
+        with deferred_signals():
+            self.session.close()
+            self.removed = containers.remove_new(self.session.env, self.containers)
 
     def __enter__(self) -> PageRun:
         return self

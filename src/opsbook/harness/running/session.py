@@ -9,9 +9,17 @@ trap writes that state back, so `cd` and `export` carry across a page's blocks l
 reader's terminal, and a block that dies keeps the page's last good state. Measured cost:
 see benchmarks/harness.py (a few ms per block).
 
+Strict execution: `set -eo pipefail` (a failing command anywhere in a pipeline fails the
+block); the state is saved and a sentinel written by lines appended *after* the block's
+last line, so a block that leaves early (`exec`, `exit 0`, a signal) cannot pass; the
+harness's EXIT and ERR handlers sit behind a `trap` function, so a block's own `trap - ERR`
+or `trap cleanup EXIT` chains with them instead of removing them.
+
 Console blocks get a marker printed before each `$ ` command so their combined output can
 be split per command. stdout and stderr go to one file (the order a terminal shows), which
-also means a background process holding the output open never blocks us.
+also means a background process holding the output open never blocks us; it is read back
+with bounded memory (output.py). Processes a block leaves behind, however they detached,
+are found and killed through the process tree (processes.py).
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from opsbook.harness.running import processes
+from opsbook.harness.running.output import read_split
 
 MARK = "\x1eopsbook-cmd-"
 GRACE = 2.0  # seconds between SIGTERM and SIGKILL
@@ -40,37 +51,47 @@ PROLOGUE = r"""__ob_save() {
     alias -p
   } > "$__ob_out" 2>/dev/null
 }
-trap '__ob_rc=$?; __ob_save; exit $__ob_rc' EXIT
-trap 'printf %s "$LINENO" > {err_file}' ERR
+trap() {
+  # The block's traps chain with the harness's EXIT and ERR handlers instead of replacing
+  # them: `trap - ERR` must not hide the failing line, `trap - EXIT` must not drop state.
+  local __ob_cmd __ob_sig __ob_rest=()
+  if [ "$1" = "--" ]; then shift; fi
+  if [ "$#" -lt 2 ]; then builtin trap "$@"; return; fi
+  __ob_cmd=$1; shift
+  [ "$__ob_cmd" != "-" ] || __ob_cmd=
+  for __ob_sig in "$@"; do
+    case "$__ob_sig" in
+      EXIT|SIGEXIT|0) __ob_user_exit=$__ob_cmd ;;
+      ERR|SIGERR) __ob_user_err=$__ob_cmd ;;
+      *) __ob_rest+=("$__ob_sig") ;;
+    esac
+  done
+  if [ "${#__ob_rest[@]}" -gt 0 ]; then builtin trap -- "${__ob_cmd:--}" "${__ob_rest[@]}"; fi
+}
+builtin trap '__ob_rc=$?; eval "${__ob_user_exit:-}"; __ob_save; exit $__ob_rc' EXIT
+builtin trap 'printf %s "$LINENO" > {err_file}; eval "${__ob_user_err:-}"' ERR
 if [ -f {state_in} ]; then . {state_in} >/dev/null 2>&1 || true; fi
+__ob_user_exit= __ob_user_err=
 __ob_out={state_out}
-export OPSBOOK_BLOCK={token}
-set -e
+set -eo pipefail
+"""
+# After the block's last line: only reached if the block ran to its end.
+EPILOGUE = """
+__ob_save
+printf %s {token} > {done_file}
 """
 
 
 @dataclass
 class Attempt:
-    exit_code: int | None  # None: killed at the timeout
-    output: str  # combined stdout+stderr, markers removed
+    exit_code: int | None  # None: killed at the timeout; negative: killed by that signal
+    output: str  # combined stdout+stderr, markers removed, bounded (see output.py)
     outputs: list[str]  # per command (console blocks), in order
     last_command: int  # index of the command running when the block ended
     duration: float
     state: Path  # the state file this attempt wrote (may not exist if killed)
     err_line: int | None = None  # 1-based line in the block of the command that failed
-
-
-def _kill_tagged(token: str) -> None:
-    """Kill every process carrying our token in its environment (escaped setsid children)."""
-    needle = token.encode()
-    for pid_dir in Path("/proc").iterdir():
-        if not pid_dir.name.isdigit() or int(pid_dir.name) == os.getpid():
-            continue
-        try:
-            if needle in (pid_dir / "environ").read_bytes():
-                os.kill(int(pid_dir.name), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
-            continue
+    reached_end: bool = False  # the line after the block's last line ran
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -101,24 +122,25 @@ class PageSession:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.env = dict(env)
         self.token = f"opsbook-{uuid.uuid4().hex}"
-        self.env["OPSBOOK_SESSION"] = self.token
         self.state = self.dir / "state-0.sh"
         self.state.write_text(f"cd -- {shlex.quote(str(self.workdir))}\n")
         self.counter = 0
+        processes.become_subreaper()
+        self.started = processes.now_ticks()
 
     def run(self, commands: list[str], timeout: float) -> Attempt:
-        """Run one block (its commands in order, `set -e`) from the page's current state."""
+        """Run one block (its commands in order, `set -eo pipefail`) from the page's state."""
         self.counter += 1
         n = self.counter
         script = self.dir / f"block-{n}.sh"
         out_path = self.dir / f"block-{n}.out"
         state_out = self.dir / f"state-{n}.sh"
-        block_token = f"{self.token}-{n}"
         err_path = self.dir / f"block-{n}.errline"
+        done_path = self.dir / f"block-{n}.done"
+        done_token = f"{self.token}-{n}"
         parts = [
             PROLOGUE.replace("{state_in}", shlex.quote(str(self.state)))
             .replace("{state_out}", shlex.quote(str(state_out)))
-            .replace("{token}", block_token)
             .replace("{err_file}", shlex.quote(str(err_path)))
         ]
         body_start = parts[0].count("\n") + 1  # script line of the first command line
@@ -126,16 +148,21 @@ class PageSession:
             if len(commands) > 1:
                 parts.append(f"printf '{MARK}%d\\n' {i}\n")
             parts.append(cmd.rstrip("\n") + "\n")
+        parts.append(
+            EPILOGUE.replace("{token}", done_token).replace(
+                "{done_file}", shlex.quote(str(done_path))
+            )
+        )
         script.write_text("".join(parts))
-        env = self.env
         start = time.monotonic()
+        since = processes.now_ticks()
         with open(out_path, "wb") as out:
             proc = subprocess.Popen(
                 ["bash", "--noprofile", "--norc", str(script)],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=env,
+                env=self.env,
                 cwd=self.workdir,
                 start_new_session=True,
             )
@@ -144,18 +171,20 @@ class PageSession:
             except subprocess.TimeoutExpired:
                 code = None
                 _kill_group(proc)
-                _kill_tagged(block_token)
-            except BaseException:  # Ctrl-C: leave nothing running behind us
+                processes.kill_started_since(since)
+            except BaseException:  # Ctrl-C, SIGTERM: leave nothing running behind us
                 _kill_group(proc)
-                _kill_tagged(block_token)
+                processes.kill_started_since(since)
                 raise
         duration = time.monotonic() - start
-        raw = out_path.read_bytes().decode("utf-8", "replace")
-        outputs, last = _split(raw, len(commands))
+        outputs, last = read_split(out_path, MARK.encode(), len(commands))
         err_line = None
         if len(commands) == 1 and code and err_path.exists():
             err_line = int(err_path.read_text() or 0) - body_start + 1 or None
-        return Attempt(code, "".join(outputs), outputs, last, duration, state_out, err_line)
+        reached = done_path.is_file() and done_path.read_text() == done_token
+        return Attempt(
+            code, "".join(outputs), outputs, last, duration, state_out, err_line, reached
+        )
 
     def commit(self, attempt: Attempt) -> None:
         """The block passed: the next block starts from the state it left."""
@@ -163,26 +192,5 @@ class PageSession:
             self.state = attempt.state
 
     def close(self) -> None:
-        """End of page: stop anything the page's blocks left running in the background."""
-        _kill_tagged(self.token)
-
-
-def _split(raw: str, n: int) -> tuple[list[str], int]:
-    if n <= 1:
-        return [raw], 0
-    outputs = [""] * n
-    current = -1
-    pre = ""
-    for chunk in raw.split(MARK):
-        if current == -1 and not pre and not chunk.split("\n", 1)[0].isdigit():
-            pre = chunk
-            continue
-        head, _, rest = chunk.partition("\n")
-        if head.isdigit() and int(head) < n:
-            current = int(head)
-            outputs[current] += rest
-        elif current >= 0:
-            outputs[current] += MARK + chunk
-    if pre and outputs:
-        outputs[0] = pre + outputs[0]
-    return outputs, max(current, 0)
+        """End of page: stop everything the page's blocks left running, however detached."""
+        processes.kill_started_since(self.started)
