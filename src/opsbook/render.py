@@ -11,6 +11,10 @@ Go templates, GitHub Actions' `${{ }}`) and `{# #}` collides with bash's `${#var
 Everything else, `{{ }}` included, passes through byte for byte. Names that do not exist
 fail loudly (StrictUndefined) with the page and line.
 
+Templates run in Jinja's sandbox: they read the facts, and nothing else of Python. A
+template that reaches for internals (`cycler.__init__.__globals__`, `''.__class__`) fails
+the render with page and line instead of running anything.
+
 Snippets (snippets/*.md) are rendered with the same facts: `{{{ snippet("x.md") }}}` or
 `{% include "snippets/x.md" %}`. Inside an admonition or content tab, indent the snippet's
 continuation lines to match: `{{{ snippet("x.md") | indent(4) }}}`.
@@ -18,11 +22,14 @@ continuation lines to match: `{{{ snippet("x.md") | indent(4) }}}`.
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any
 
 import jinja2
 from jinja2 import pass_context
+from jinja2.loaders import split_template_path
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from opsbook.alerts.rules import alert_rows
 from opsbook.errors import OpsbookError
@@ -51,8 +58,8 @@ class Renderer:
         self.facts = facts
         # docs/ first so pages are found by their path relative to docs/; the project
         # root second so snippets are included as "snippets/<name>".
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([project.docs_dir, project.root]),
+        self.env = ImmutableSandboxedEnvironment(
+            loader=_Utf8Loader([project.docs_dir, project.root]),
             # Compiled templates, keyed by a checksum of their source, survive between
             # builds and processes; compiling is most of what rendering costs.
             bytecode_cache=_bytecode_cache(project),
@@ -94,11 +101,16 @@ class Renderer:
         """The Markdown the site shows for `page` (a path relative to docs/)."""
         try:
             return self.env.get_template(page).render(page=page)
+        except RenderError:
+            raise  # a template that is not UTF-8: already names its file and line
         except jinja2.TemplateNotFound as exc:
             raise RenderError(self._located(exc, page, f"template not found: {exc.name}")) from None
         except jinja2.TemplateSyntaxError as exc:
             where = f"{self._display(exc.filename, page)}:{exc.lineno}"
             raise RenderError(f"{where}: template syntax error: {exc.message}") from None
+        except SecurityError as exc:
+            message = f"not allowed in a page template (templates read facts only): {exc}"
+            raise RenderError(self._located(exc, page, message)) from None
         except Exception as exc:  # noqa: BLE001 - any error inside a template is the author's
             message = str(exc) if isinstance(exc, jinja2.UndefinedError) else repr(exc)
             if isinstance(exc, jinja2.UndefinedError):
@@ -133,13 +145,41 @@ class Renderer:
         return display_path(filename or self.project.docs_dir / page)
 
 
+class _Utf8Loader(jinja2.FileSystemLoader):
+    """Templates from files; one that is not UTF-8 fails with its file and line, not with
+    its bytes."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> Any:
+        try:
+            return super().get_source(environment, template)
+        except UnicodeDecodeError as exc:
+            data = exc.object
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise RenderError(
+                f"{display_path(self._file_of(template))}:{line}: not valid UTF-8 "
+                f"(byte 0x{data[exc.start]:02x} at column {column}); templates are UTF-8 text"
+            ) from None
+
+    def _file_of(self, template: str) -> str:
+        """The file FileSystemLoader read for `template`: the first search path with it."""
+        pieces = split_template_path(template)
+        for searchpath in self.searchpath:
+            candidate = os.path.join(searchpath, *pieces)
+            if os.path.isfile(candidate):
+                return candidate
+        return template
+
+
 def _bytecode_cache(project: Project) -> jinja2.BytecodeCache | None:
     directory = project.state_dir / "jinja-cache"
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None  # a read-only checkout renders fine, only slower
-    return jinja2.FileSystemBytecodeCache(str(directory))
+    # Sandboxed code is compiled differently (every call is checked), and the cache is
+    # keyed by template source only: never load code compiled outside the sandbox.
+    return jinja2.FileSystemBytecodeCache(str(directory), "__opsbook_sandboxed_%s.cache")
 
 
 @pass_context

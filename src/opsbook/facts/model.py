@@ -7,10 +7,18 @@ and because pages and tools get typed attributes instead of dict lookups.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from opsbook.facts import durations
@@ -23,9 +31,27 @@ HttpUrl = Annotated[str, Field(pattern=r"^https?://[^/\s]+")]
 
 
 class Strict(BaseModel):
-    """Unknown keys and silent coercions ("5" for 5) are both authoring mistakes."""
+    """Unknown keys and silent coercions ("5" for 5) are both authoring mistakes, and so
+    are `.inf` and `.nan`: no threshold or count is infinite."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+# Prometheus metric names (https://prometheus.io/docs/concepts/data_model/)
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
+def _metric_name(name: str) -> str:
+    if not _METRIC_NAME.fullmatch(name):
+        raise PydanticCustomError(
+            "metric_name",
+            "threshold names become Prometheus metric and alert names: use only letters, "
+            "digits, _ and :, and do not start with a digit",
+        )
+    return name
+
+
+MetricName = Annotated[str, AfterValidator(_metric_name)]
 
 
 def _problem(kind: str, message: str, field: str) -> PydanticCustomError:
@@ -238,7 +264,7 @@ class Facts(Strict):
     platform: Platform
     services: list[Service]
     environments: dict[str, Environment]
-    thresholds: dict[str, Threshold]
+    thresholds: dict[MetricName, Threshold]
     severities: list[Severity]
     backup: Backup
     deployment: Deployment
