@@ -24,3 +24,12 @@ def build(project: Project, site: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
         cwd=project.root, capture_output=True, text=True, timeout=180, env=env,
     )
+
+
+def labelled(kind: str, project: str) -> list[str]:
+    """Ids of Docker objects (container, volume, network) of a compose project."""
+    args = ["docker", kind, "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"]
+    if kind == "container":
+        args.insert(3, "-a")  # stopped containers count too
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.split()

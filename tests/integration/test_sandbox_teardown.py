@@ -7,16 +7,10 @@ import subprocess
 import pytest
 
 from opsbook.sandbox import down, up
+from tests.helpers import labelled
 
 pytestmark = pytest.mark.integration
 
-
-def labelled(kind: str, project: str) -> list[str]:
-    args = ["docker", kind, "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"]
-    if kind == "container":
-        args.insert(3, "-a")  # stopped containers count too
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True)
-    return done.stdout.split()
 
 
 def test_down_removes_everything_it_created(sandbox) -> None:
