@@ -22,7 +22,7 @@ import time
 from opsbook.facts import load_facts
 from opsbook.project import find_project
 from opsbook.sandbox import build_images, down, up
-from opsbook.sandbox.docker import require_docker
+from opsbook.sandbox.docker import engine_env, require_docker
 from opsbook.sandbox.wheels import STAMP
 
 TARGET_UP_SECONDS = 30.0
@@ -41,7 +41,7 @@ def timed(action) -> float:
 def image_sizes() -> list[tuple[str, int]]:
     out = subprocess.run(
         ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}\t{{.ID}}"],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True, text=True, timeout=30, check=True, env=engine_env(),
     ).stdout  # fmt: skip
     names = [line.split("\t")[0] for line in out.splitlines()]
     wanted = sorted(n for n in names if n.startswith("opsbook/") or n == "debian:bookworm-slim")
@@ -49,7 +49,7 @@ def image_sizes() -> list[tuple[str, int]]:
     for name in wanted:
         size = subprocess.run(
             ["docker", "image", "inspect", "-f", "{{.Size}}", name],
-            capture_output=True, text=True, timeout=30, check=True,
+            capture_output=True, text=True, timeout=30, check=True, env=engine_env(),
         ).stdout  # fmt: skip
         sizes.append((name, int(size)))
     return sizes
@@ -75,7 +75,7 @@ def main() -> None:
             down(project, facts)
             if args.with_base_image:
                 subprocess.run(["docker", "image", "rm", "-f", "debian:bookworm-slim"],
-                               capture_output=True, timeout=60)  # fmt: skip
+                               capture_output=True, timeout=60, env=engine_env())  # fmt: skip
             (project.sandbox_dir / "app" / "wheelhouse" / STAMP).unlink(missing_ok=True)
             first = timed(lambda: build_images(project, facts, quiet, no_cache=True))
             what = "base image + " if args.with_base_image else ""

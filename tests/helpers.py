@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from opsbook.project import Project
+from opsbook.sandbox.docker import engine_env
 
 
 def replace_in(path: Path, old: str, new: str, count: int = 1) -> None:
@@ -31,5 +32,6 @@ def labelled(kind: str, project: str) -> list[str]:
     args = ["docker", kind, "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"]
     if kind == "container":
         args.insert(3, "-a")  # stopped containers count too
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True,
+                          env=engine_env())  # the sandbox's engine (rootless or local)
     return done.stdout.split()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from opsbook.engine import current_engine
 from opsbook.facts import load_facts
 from opsbook.harness.model import BlockResult
 from opsbook.harness.reading.plan import Plan, read_page
@@ -54,16 +55,15 @@ def test_console_block_checks_each_command(tmp_path: Path) -> None:
 
 
 def test_hanging_block_is_killed_at_timeout_with_children(tmp_path: Path) -> None:
-    marker = tmp_path / "child.pid"
     page = (
         "<!-- opsbook: timeout=1 -->\n```bash\n"
-        f"sleep 300 & echo $! > {marker}\nsetsid sleep 301 &\nsleep 302\n```\n"
+        "sleep 300 & echo child=$!\nsetsid sleep 301 &\nsleep 302\n```\n"
     )
     start = time.monotonic()
     res = run(tmp_path, {"h.md": page})["h.md"][2]
     assert res.status == "failed" and "timed out after 1s" in res.message
     assert time.monotonic() - start < 6
-    child = int(marker.read_text())
+    child = int(res.output.split("child=")[1].split()[0])
     time.sleep(0.2)
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text()
     # nothing carrying our sleeps is left, the setsid one included
@@ -129,16 +129,15 @@ def test_caller_kubeconfig_and_cloud_credentials_are_not_visible(tmp_path: Path)
     assert res.status == "passed"
     assert "/root/.kube/prod" not in res.output
     assert "s3cr3t" not in res.output and "GOOGLE_" not in res.output
-    assert "DOCKER_HOST=unix:///var/run/docker.sock" in res.output
+    assert f"DOCKER_HOST={current_engine().docker_host}" in res.output  # the sandbox's engine
     assert "DOCKER_CONTEXT" not in res.output
     assert re.search(r"^HOME=/\S*/opsbook-run-[^/]+/home$", res.output, re.M), res.output
 
 
 def test_retry_until_passes_within_deadline(tmp_path: Path) -> None:
-    flag = tmp_path / "n"
-    page = (
+    page = (  # each attempt starts in the page's work dir, so `n` counts the attempts
         "<!-- opsbook: retry=20 -->\n```bash\n"
-        f"echo x >> {flag}\ntest $(wc -l < {flag}) -ge 3\n```\n"
+        "echo x >> n\ntest $(wc -l < n) -ge 3\n```\n"
     )
     res = run(tmp_path, {"r.md": page})["r.md"][2]
     assert res.status == "passed" and res.attempts == 3

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from opsbook.engine import current_engine
 from opsbook.harness.model import BlockResult
 from opsbook.harness.reading.plan import Plan, read_page
 from opsbook.harness.running.isolation import Forbidden
@@ -112,9 +115,23 @@ def test_non_finite_or_non_positive_seconds_are_errors(key: str, value: str) -> 
                for p in plan.problems), plan.problems
 
 
+def test_a_block_cannot_kill_the_harness_when_isolated(project_copy: Project) -> None:
+    if current_engine().isolation != "rootless":
+        pytest.fail("this machine runs blocks unisolated; run scripts/bootstrap (as root)")
+    (project_copy.docs_dir / "k.md").write_text("# K\n\n" + bash("kill -9 $PPID"))
+    done = subprocess.run(
+        [sys.executable, "-m", "opsbook", "--project", str(project_copy.root),
+         "test", "--no-sandbox", "k.md"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1, done
+    assert "Operation not permitted" in done.stdout, done.stdout
+
+
 def test_a_block_that_kills_the_harness_leaves_no_current_looking_results(
-    project_copy: Project, tmp_path: Path
+    project_copy: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("OPSBOOK_ISOLATION", "none")  # isolated, a block cannot do this
     (project_copy.docs_dir / "k.md").write_text(
         "# K\n\n" + bash("echo fine") + "\n" + bash("kill -9 $PPID\necho after")
     )
@@ -138,6 +155,7 @@ def test_a_block_that_kills_the_harness_leaves_no_current_looking_results(
 
 def _opsbook_test(project: Project, page: str, tmp: Path) -> subprocess.Popen[str]:
     tmp.mkdir(exist_ok=True)
+    tmp.chmod(0o711)  # the runner user must reach the run's temp dir inside it
     return subprocess.Popen(
         [sys.executable, "-m", "opsbook", "--project", str(project.root),
          "test", "--no-sandbox", page],
@@ -152,14 +170,16 @@ def _opsbook_test(project: Project, page: str, tmp: Path) -> subprocess.Popen[st
     ids=["sigterm", "sigint", "two-sigints"],
 )
 def test_a_stopped_run_keeps_finished_blocks_and_leaves_nothing(
-    project_copy: Project, tmp_path: Path, stop: list[signal.Signals]
+    project_copy: Project, request: pytest.FixtureRequest, stop: list[signal.Signals]
 ) -> None:
     seconds = 700 + os.getpid() % 1000
     (project_copy.docs_dir / "s.md").write_text(
         "# S\n\n" + bash("echo first done") + "\n"
         + bash(f"setsid env -i sleep {seconds} &\nsleep {seconds}") + "\n" + bash("echo never")
     )
-    proc = _opsbook_test(project_copy, "s.md", tmp_path / "tmp")
+    tmp = Path(tempfile.mkdtemp(prefix="opsbook-test-"))  # reachable by the runner user
+    request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    proc = _opsbook_test(project_copy, "s.md", tmp)
     results = project_copy.state_dir / "results.json"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(_sleepers(seconds)) < 2:
@@ -176,7 +196,7 @@ def test_a_stopped_run_keeps_finished_blocks_and_leaves_nothing(
     assert [(b["line"], b["status"]) for b in data["blocks"]] == [(3, "passed")]
     time.sleep(0.2)
     assert not _sleepers(seconds), "a block's process outlived the stopped run"
-    assert not list((tmp_path / "tmp").glob("opsbook-run-*")), "temp dir left behind"
+    assert not list(tmp.glob("opsbook-run-*")), "temp dir left behind"
 
 
 def _sleepers(seconds: int) -> list[int]:

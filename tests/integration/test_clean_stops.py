@@ -19,6 +19,7 @@ from opsbook.harness.running.isolation import Forbidden
 from opsbook.harness.verify import verify
 from opsbook.project import Project
 from opsbook.sandbox import down, up
+from opsbook.sandbox.docker import engine_env
 from tests.helpers import labelled
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ def test_a_container_a_block_starts_outside_the_sandbox_is_removed(sandbox) -> N
     results = verify(Plan([page], Forbidden(), sandbox.facts), project=sandbox.project,
                      write_results=False)
     assert results.blocks[0].status == "passed", results.blocks[0].message
-    left = subprocess.run(["docker", "ps", "-aq", "--filter", f"name={name}"],
+    left = subprocess.run(["docker", "ps", "-aq", "--filter", f"name={name}"], env=engine_env(),
                           capture_output=True, text=True, timeout=30, check=True).stdout
     assert left.strip() == "", f"{name} outlived its page"
     # the sandbox's own containers are not touched
@@ -102,7 +103,9 @@ def test_down_with_the_engine_gone_names_what_may_be_left(
     from opsbook.facts import load_facts
 
     facts = load_facts(repo_project.facts_dir)
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/gone.sock")  # an engine that is not there
+    # an engine that is not there (the unisolated mode takes its socket from this variable)
+    monkeypatch.setenv("OPSBOOK_ISOLATION", "none")
+    monkeypatch.setenv("OPSBOOK_DOCKER_HOST", f"unix://{tmp_path}/gone.sock")
     with pytest.raises(OpsbookError) as info:
         down(repo_project, facts)
     text = "\n".join(info.value.problems)

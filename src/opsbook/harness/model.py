@@ -212,6 +212,7 @@ class RunResults:
     time: str  # ISO 8601, UTC, when the run started
     blocks: list[BlockResult] = field(default_factory=list)
     state: RunState = "running"
+    isolation: str = ""  # how blocks ran: "rootless, as opsbook-runner", "unisolated, as root"
 
     def for_page(self, page: str) -> list[BlockResult]:
         return [b for b in self.blocks if b.page == page]

@@ -19,6 +19,7 @@ the Docker Compose one; `default_target` imports it only when asked.
 
 from __future__ import annotations
 
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,11 +27,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from opsbook.engine import Engine, current_engine
 from opsbook.facts import Facts
 from opsbook.harness.model import BlockResult, PagePlan, RunResults
 from opsbook.harness.reading.plan import Plan
 from opsbook.harness.reporting import results as results_file
-from opsbook.harness.running.isolation import scrubbed_env
+from opsbook.harness.running.isolation import Confinement, scrubbed_env
 from opsbook.harness.running.runner import PageRun
 from opsbook.project import Project
 from opsbook.signals import deferred_signals, terminate_as_interrupt
@@ -82,6 +84,7 @@ class Verification:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.env: dict[str, str] = {}
         self.open_pages: list[PageRun] = []
+        self.confinement: Confinement | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -89,8 +92,14 @@ class Verification:
         return Path(self._tmp.name)
 
     def start(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="opsbook-run-")
-        self.env = scrubbed_env(self.run_dir, self.extra)
+        engine = current_engine()
+        self._tmp = tempfile.TemporaryDirectory(prefix="opsbook-run-", dir=_run_parent(engine))
+        self.results.isolation = engine.label
+        self.env = scrubbed_env(self.run_dir, self.extra, docker_host=engine.docker_host)
+        self.confinement = Confinement.for_run(engine, self.plan.forbidden, self.run_dir)
+        if engine.isolation == "rootless":
+            self.run_dir.chmod(0o711)  # the runner may pass through, not list or write
+            self.confinement.hand_over(Path(self.env["HOME"]), Path(self.env["TMPDIR"]))
         self._write()
 
     def finish(self, interrupted: bool) -> None:
@@ -123,7 +132,12 @@ class Verification:
     def page(self, page: PagePlan) -> PageRun:
         """A page's shell session; every result it produces is recorded here."""
         page_run = PageRun(
-            page.page, self.run_dir, self.env, self.plan.forbidden, on_result=self.record
+            page.page,
+            self.run_dir,
+            self.env,
+            self.plan.forbidden,
+            on_result=self.record,
+            confinement=self.confinement,
         )
         self.open_pages = [p for p in self.open_pages if not p.closed] + [page_run]
         return page_run
@@ -137,6 +151,17 @@ class Verification:
     def _write(self) -> None:
         if self.state_dir is not None:
             results_file.write(self.results, self.state_dir)
+
+
+def _run_parent(engine: Engine) -> str | None:
+    """Where a run's temp dir goes: the usual temp dir, unless the runner user could not
+    reach into it (a private TMPDIR); then the system's /tmp."""
+    parent = Path(tempfile.gettempdir()).resolve()
+    if engine.isolation != "rootless":
+        return None
+    if all(p.stat().st_mode & stat.S_IXOTH for p in (parent, *parent.parents)):
+        return str(parent)
+    return "/tmp"
 
 
 @contextmanager

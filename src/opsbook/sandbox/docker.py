@@ -1,4 +1,9 @@
-"""Running docker and docker compose: timeouts, clear errors, and Ctrl-C-safe cleanup."""
+"""Running docker and docker compose: timeouts, clear errors, and Ctrl-C-safe cleanup.
+
+Every call goes to the engine `opsbook.engine.current_engine()` names (the runner's
+rootless engine, or the local one), never to a DOCKER_HOST or context the caller's shell
+happens to point at.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 
+from opsbook.engine import current_engine, engine_not_running
 from opsbook.errors import OpsbookError
 from opsbook.signals import deferred_signals
 
@@ -15,7 +21,15 @@ BOOTSTRAP = "sudo scripts/bootstrap"
 
 
 def docker_missing(reason: str) -> OpsbookError:
-    return OpsbookError(f"Docker is not usable ({reason}); install and start it: {BOOTSTRAP}")
+    return engine_not_running(current_engine(), reason)
+
+
+def engine_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Our environment, pinned to the sandbox's engine, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_CONTEXT"}
+    env["DOCKER_HOST"] = current_engine().docker_host
+    env.update(extra or {})
+    return env
 
 
 def require_docker(timeout: float = 20) -> None:
@@ -27,7 +41,9 @@ def require_docker(timeout: float = 20) -> None:
         (["docker", "compose", "version"], "Compose v2"),
     ):
         try:
-            done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(
+                args, capture_output=True, text=True, timeout=timeout, env=engine_env()
+            )
         except subprocess.TimeoutExpired:
             raise docker_missing(f"the {what} did not answer within {timeout:.0f} s") from None
         if done.returncode != 0:
@@ -47,7 +63,7 @@ def run(
     try:
         done = subprocess.run(
             list(args),
-            env={**os.environ, **env},
+            env=engine_env(env),
             capture_output=capture,
             text=True,
             timeout=timeout,

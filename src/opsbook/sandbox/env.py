@@ -7,6 +7,13 @@ documented `docker compose ...` command under them, so both read the same facts.
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+from opsbook.engine import current_engine
 from opsbook.facts import Facts, Service
 from opsbook.project import Project
 
@@ -20,13 +27,50 @@ def port_variable(service_name: str) -> str:
     return service_name.upper().replace("-", "_") + "_PORT"
 
 
+def _others_can_read(path: Path) -> bool:
+    """Whether a user other than the owner can reach and read `path` (and its parents)."""
+    path = path.resolve()
+    for folder in (path, *path.parents):
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            return False
+    return bool(path.stat().st_mode & stat.S_IROTH)
+
+
+def sandbox_dir(project: Project) -> Path:
+    """The folder compose reads: the project's sandbox/, or, when the rootless engine's
+    user could not read it (a checkout under a private home), a copy `up` makes that it
+    can (`stage_sandbox`)."""
+    source = project.sandbox_dir.resolve()
+    if (
+        current_engine().isolation != "rootless"
+        or not source.is_dir()
+        or _others_can_read(source)
+    ):
+        return source
+    digest = hashlib.sha1(str(source).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"opsbook-sandbox-{digest}"
+
+
+def stage_sandbox(project: Project) -> Path:
+    """Make `sandbox_dir(project)` current: copy sandbox/ there if it is a copy."""
+    target = sandbox_dir(project)
+    if target == project.sandbox_dir.resolve():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(project.sandbox_dir, target, symlinks=False)
+    for path in (target, *target.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target
+
+
 def compose_file(project: Project) -> str:
-    return str((project.sandbox_dir / "compose.yaml").resolve())
+    return str(sandbox_dir(project) / "compose.yaml")
 
 
 def compose_environment(project: Project, facts: Facts) -> dict[str, str]:
     """The environment under which a plain `docker compose ...` reaches the sandbox."""
     env = {
+        "DOCKER_HOST": current_engine().docker_host,
         "COMPOSE_FILE": compose_file(project),
         "COMPOSE_PROJECT_NAME": facts.platform.compose_project,
         "API_VERSION": facts.deployment.versions.current,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -14,7 +13,7 @@ from opsbook.errors import OpsbookError
 from opsbook.facts import Facts
 from opsbook.project import Project
 from opsbook.sandbox import docker
-from opsbook.sandbox.env import HOST, compose_environment
+from opsbook.sandbox.env import HOST, compose_environment, stage_sandbox
 from opsbook.sandbox.wheels import ensure_wheelhouse
 
 Progress = Callable[[str], None]
@@ -105,6 +104,7 @@ def build_images(
     they share every layer but the last), so deploy and rollback drills start at once."""
     env = compose_environment(project, facts)
     ensure_wheelhouse(project.sandbox_dir / "app", progress)
+    stage_sandbox(project)  # the wheels are part of the build context
     _ensure_base_image(project, env, progress)
     log_path = project.state_dir / "sandbox-build.log"
     project.state_dir.mkdir(exist_ok=True)
@@ -119,7 +119,7 @@ def build_images(
             try:
                 done = subprocess.run(
                     ["docker", "compose", "build", *extra],
-                    env={**os.environ, **env, "API_VERSION": version},
+                    env=docker.engine_env({**env, "API_VERSION": version}),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     timeout=BUILD_TIMEOUT,
@@ -164,6 +164,7 @@ def up(project: Project, facts: Facts, *, build: bool = True, progress: Progress
     docker.require_docker()
     check_ports(project, facts)
     env = compose_environment(project, facts)
+    stage_sandbox(project)
     finished = False
     try:
         if build:
@@ -279,6 +280,6 @@ def logs(
     if service:
         args.append(service)
     try:
-        return subprocess.call(args, env={**os.environ, **compose_environment(project, facts)})
+        return subprocess.call(args, env=docker.engine_env(compose_environment(project, facts)))
     except KeyboardInterrupt:
         return 130

@@ -52,7 +52,11 @@ def badge(res: BlockResult | None, results: RunResults) -> str:
             f"the last run ({escape(when)})</span>"
         )
     if res.status == "passed":
-        return f'<span class="opsbook-badge opsbook-passed">✔ verified in the sandbox {when}</span>'
+        how = f" ({escape(results.isolation)})" if results.isolation else ""
+        return (
+            f'<span class="opsbook-badge opsbook-passed">✔ verified in the sandbox{how} '
+            f"{when}</span>"
+        )
     if res.status == "skipped":
         try:
             text = SKIP_TEXT[SkipReason(res.reason)]

@@ -41,6 +41,7 @@ def write(results: RunResults, state_dir: Path) -> Path:
         "commit": results.commit,
         "time": results.time,
         "state": results.state,
+        "isolation": results.isolation,
         "counts": results.counts(),
         "blocks": [
             {k: v for k, v in asdict(b).items() if k in _KEEP and v not in (None, "", [])}
@@ -64,5 +65,9 @@ def read(state_dir: Path) -> RunResults | None:
         BlockResult(**{k: v for k, v in b.items() if k in _KEEP}) for b in data.get("blocks", [])
     ]
     return RunResults(
-        commit=data["commit"], time=data["time"], blocks=blocks, state=data.get("state", "complete")
+        commit=data["commit"],
+        time=data["time"],
+        blocks=blocks,
+        state=data.get("state", "complete"),
+        isolation=data.get("isolation", ""),
     )

@@ -1,13 +1,20 @@
-"""What keeps a block to the sandbox: the environment it runs in, and the targets it must
-not name. Both are accident guards, not a security boundary (see the README's trust model).
+"""What keeps a block to the sandbox: who it runs as, the environment it gets, and the
+targets it must not name or reach. See the README's trust model.
 
-The environment is built from an allowlist, never inherited wholesale.
+- `Confinement`: in rootless isolation (opsbook.engine) a block runs as the unprivileged
+  runner user, with no way to gain privileges (`setpriv --no-new-privs`); when the harness
+  is root, each block also gets a private /etc/hosts (a mount namespace) in which the
+  staging and production hosts of the facts resolve to 127.255.255.255, an address no
+  connection reaches, so a host spelled around the text check still goes nowhere.
+- `scrubbed_env`: built from an allowlist, never inherited wholesale. A reader's shell may
+  point at a production cluster (KUBECONFIG, kube contexts), a remote Docker engine
+  (DOCKER_HOST, DOCKER_CONTEXT, ~/.docker contexts) or a cloud account. None of that
+  reaches a block: HOME, TMPDIR, DOCKER_CONFIG and KUBECONFIG point into the run's own
+  temp dir, Docker is pinned to the sandbox's engine, and the sandbox's compose settings
+  are added so `docker compose exec api ...` reaches the sandbox as written.
+- `Forbidden`: the text check that refuses a block naming a staging or production target.
 
-A reader's shell may point at a production cluster (KUBECONFIG, kube contexts), a remote
-Docker engine (DOCKER_HOST, DOCKER_CONTEXT, ~/.docker contexts) or a cloud account. None
-of that reaches a block: HOME, TMPDIR, DOCKER_CONFIG and KUBECONFIG point into the run's
-own temp dir, Docker is pinned to the local engine's socket, and the sandbox's compose
-settings are added so `docker compose exec api ...` reaches the sandbox as written.
+The environment and the text check are accident guards; the runner user is the boundary.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from opsbook.engine import LOCAL_DOCKER, Engine
 from opsbook.facts import Facts
 
 KEEP = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL")
@@ -45,13 +53,14 @@ DENY_PREFIXES = (
     "GH_TOKEN",
     "NPM_TOKEN",
 )
-LOCAL_DOCKER = "unix:///var/run/docker.sock"
+UNREACHABLE = "127.255.255.255"  # loopback broadcast: connect() fails at once, sends nothing
 
 
 def scrubbed_env(
     run_dir: Path,
     extra: Mapping[str, str] | None = None,
     source: Mapping[str, str] | None = None,
+    docker_host: str = LOCAL_DOCKER,
 ) -> dict[str, str]:
     """The environment for blocks of one run. `run_dir` is the per-run temp dir."""
     source = os.environ if source is None else source
@@ -66,7 +75,7 @@ def scrubbed_env(
         {
             "HOME": str(home),
             "TMPDIR": str(tmp),
-            "DOCKER_HOST": LOCAL_DOCKER,
+            "DOCKER_HOST": docker_host,
             "DOCKER_CONFIG": str(docker_config),
             "KUBECONFIG": str(home / ".kube" / "none"),  # exists nowhere: kubectl talks to nobody
             "LANG": env.get("LANG", "C.UTF-8"),
@@ -126,9 +135,60 @@ class Forbidden:
                 needles.append((env.kube_context, name))
         return cls(tuple(dict.fromkeys(needles)))
 
+    def hosts(self) -> list[str]:
+        """The host names among the needles (URLs and kube contexts left out)."""
+        return [n for n, _ in self.needles
+                if "/" not in n and ":" not in n and "." in n and " " not in n]
+
     def find(self, text: str) -> tuple[str, str] | None:
         """(needle, environment) of the first forbidden target `text` names, else None."""
         if self._pattern is None or not (m := self._pattern.search(text)):
             return None
         hit = m.group(0).lower()
         return next((n, env) for n, env in self.needles if n.lower() == hit)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """How a block's shell is started: as whom, and with which /etc/hosts."""
+
+    engine: Engine
+    hosts_file: Path | None = None  # private /etc/hosts for every block; root only
+
+    @classmethod
+    def for_run(cls, engine: Engine, forbidden: Forbidden, run_dir: Path) -> Confinement:
+        hosts = forbidden.hosts()
+        if os.geteuid() != 0 or not hosts:
+            return cls(engine)
+        path = run_dir / "hosts"
+        base = Path("/etc/hosts").read_text() if Path("/etc/hosts").is_file() else ""
+        lines = [f"{UNREACHABLE} {host}  # opsbook: not reachable from a block" for host in hosts]
+        path.write_text(base.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+        path.chmod(0o644)
+        return cls(engine, path)
+
+    def argv(self, script: Path) -> list[str]:
+        """The command that runs `script` in a new bash, confined."""
+        shell = ["bash", "--noprofile", "--norc", str(script)]
+        if self.engine.isolation == "rootless":
+            shell = [
+                "setpriv", f"--reuid={self.engine.uid}", f"--regid={self.engine.gid}",
+                "--init-groups", "--no-new-privs", "--", *shell,
+            ]
+        if self.hosts_file is None:
+            return shell
+        return [
+            "unshare", "--mount", "--propagation", "private", "--",
+            "/bin/sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"',
+            str(self.hosts_file), *shell,
+        ]
+
+    def hand_over(self, *paths: Path) -> None:
+        """Give the runner user `paths` (folders it must write in), recursively."""
+        if self.engine.isolation != "rootless":
+            return
+        uid, gid = self.engine.uid, self.engine.gid
+        assert uid is not None and gid is not None
+        for top in paths:
+            for path in (top, *top.rglob("*")):
+                os.chown(path, uid, gid, follow_symlinks=False)

@@ -16,7 +16,7 @@ from pathlib import Path
 from opsbook.harness.deciding import expect
 from opsbook.harness.model import BlockResult, Status, Step
 from opsbook.harness.running import containers
-from opsbook.harness.running.isolation import Forbidden
+from opsbook.harness.running.isolation import Confinement, Forbidden
 from opsbook.harness.running.session import Attempt, PageSession
 from opsbook.signals import deferred_signals
 
@@ -162,9 +162,10 @@ class PageRun:
         env: dict[str, str],
         forbidden: Forbidden,
         on_result: Callable[[BlockResult], None] | None = None,
+        confinement: Confinement | None = None,
     ) -> None:
         self.page = page
-        self.session = PageSession(page, run_dir, env)
+        self.session = PageSession(page, run_dir, env, confinement)
         self.forbidden = forbidden
         self.on_result = on_result
         self.failed_at: str | None = None

@@ -33,7 +33,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsbook.engine import current_engine
 from opsbook.harness.running import processes
+from opsbook.harness.running.isolation import Confinement
 from opsbook.harness.running.output import read_split
 
 MARK = "\x1eopsbook-cmd-"
@@ -94,6 +96,18 @@ class Attempt:
     reached_end: bool = False  # the line after the block's last line ran
 
 
+def _read_small(path: Path) -> str:
+    """A short file the block's shell wrote, read without following a planted symlink."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return ""
+    try:
+        return os.read(fd, 256).decode("utf-8", "replace").strip()
+    finally:
+        os.close(fd)
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the block's process group, then SIGKILL what is left (nox's escalation)."""
     for sig, wait in ((signal.SIGTERM, GRACE), (signal.SIGKILL, 5.0)):
@@ -114,16 +128,28 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 class PageSession:
     """Runs the blocks of one page, carrying the shell state from block to block."""
 
-    def __init__(self, page: str, run_dir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        page: str,
+        run_dir: Path,
+        env: dict[str, str],
+        confinement: Confinement | None = None,
+    ) -> None:
         slug = page.replace("/", "__").replace(".", "_")
+        # Scripts and output files live where only the harness writes (the block cannot
+        # plant a symlink there for the harness to open); what the block's shell writes
+        # (its state, the failing line, the sentinel) lives in `shared`, the runner's.
         self.dir = run_dir / "pages" / slug
+        self.shared = self.dir / "shared"
         self.workdir = run_dir / "work" / slug
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.shared.mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.confinement = confinement or Confinement(current_engine())
         self.env = dict(env)
         self.token = f"opsbook-{uuid.uuid4().hex}"
-        self.state = self.dir / "state-0.sh"
+        self.state = self.shared / "state-0.sh"
         self.state.write_text(f"cd -- {shlex.quote(str(self.workdir))}\n")
+        self.confinement.hand_over(self.shared, self.workdir)
         self.counter = 0
         processes.become_subreaper()
         self.started = processes.now_ticks()
@@ -134,9 +160,9 @@ class PageSession:
         n = self.counter
         script = self.dir / f"block-{n}.sh"
         out_path = self.dir / f"block-{n}.out"
-        state_out = self.dir / f"state-{n}.sh"
-        err_path = self.dir / f"block-{n}.errline"
-        done_path = self.dir / f"block-{n}.done"
+        state_out = self.shared / f"state-{n}.sh"
+        err_path = self.shared / f"block-{n}.errline"
+        done_path = self.shared / f"block-{n}.done"
         done_token = f"{self.token}-{n}"
         parts = [
             PROLOGUE.replace("{state_in}", shlex.quote(str(self.state)))
@@ -156,9 +182,9 @@ class PageSession:
         script.write_text("".join(parts))
         start = time.monotonic()
         since = processes.now_ticks()
-        with open(out_path, "wb") as out:
+        with open(out_path, "xb") as out:
             proc = subprocess.Popen(
-                ["bash", "--noprofile", "--norc", str(script)],
+                self.confinement.argv(script),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -179,9 +205,9 @@ class PageSession:
         duration = time.monotonic() - start
         outputs, last = read_split(out_path, MARK.encode(), len(commands))
         err_line = None
-        if len(commands) == 1 and code and err_path.exists():
-            err_line = int(err_path.read_text() or 0) - body_start + 1 or None
-        reached = done_path.is_file() and done_path.read_text() == done_token
+        if len(commands) == 1 and code and (line := _read_small(err_path)).isdigit():
+            err_line = int(line) - body_start + 1 or None
+        reached = _read_small(done_path) == done_token
         return Attempt(
             code, "".join(outputs), outputs, last, duration, state_out, err_line, reached
         )
