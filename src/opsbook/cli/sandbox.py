@@ -26,7 +26,12 @@ def up(app: AppContext, no_build: bool) -> None:
     lifecycle.up(project, facts, build=not no_build, progress=click.echo)
     for name, url in sandbox_env.base_urls(facts).items():
         spec = facts.service(name)
-        note = f"  (replicas use ports up to {spec.last_port})" if spec.max_replicas > 1 else ""
+        note = ""
+        if spec.max_replicas > 1:
+            # compose picks each replica's port from the range: show the one that answers
+            if where := lifecycle.published(project, facts, name):
+                url = f"http://{where}"
+            note = f"  (replicas use ports {spec.port}-{spec.last_port})"
         click.echo(f"  {name:<14} {url}{note}")
     click.echo('Plain `docker compose` reaches it after: eval "$(opsbook sandbox env)"')
 

@@ -65,6 +65,14 @@ class Database(Strict):
     user: str
 
 
+class SandboxCredentials(Strict):
+    """Passwords of the sandbox's services: sandbox-only, never real secrets (every port
+    is on 127.0.0.1), but required, so nothing in the sandbox answers without them."""
+
+    database_password: Annotated[str, Field(min_length=8)]
+    redis_password: Annotated[str, Field(min_length=8)]
+
+
 class KubernetesNames(Strict):
     namespace: str
     api_deployment: str
@@ -79,6 +87,7 @@ class Platform(Strict):
     repository: HttpUrl
     database: Database
     kubernetes: KubernetesNames
+    sandbox_credentials: SandboxCredentials
 
 
 class Health(Strict):

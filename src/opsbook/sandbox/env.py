@@ -17,8 +17,6 @@ from opsbook.engine import current_engine
 from opsbook.facts import Facts, Service
 from opsbook.project import Project
 
-# Sandbox-only credential, never a real secret: the database is published on 127.0.0.1.
-DB_PASSWORD = "opsbook-sandbox"
 HOST = "127.0.0.1"
 
 
@@ -76,7 +74,8 @@ def compose_environment(project: Project, facts: Facts) -> dict[str, str]:
         "API_VERSION": facts.deployment.versions.current,
         "DB_NAME": facts.platform.database.name,
         "DB_USER": facts.platform.database.user,
-        "DB_PASSWORD": DB_PASSWORD,
+        "DB_PASSWORD": facts.platform.sandbox_credentials.database_password,
+        "REDIS_PASSWORD": facts.platform.sandbox_credentials.redis_password,
     }
     for service in facts.services:
         env[port_variable(service.name)] = str(service.port)

@@ -248,6 +248,20 @@ def down(project: Project, facts: Facts) -> None:
         raise OpsbookError([f"still present after down: {item}" for item in left])
 
 
+def published(project: Project, facts: Facts, service: str) -> str | None:
+    """`127.0.0.1:PORT` a service's first replica really answers on (compose picks it from
+    the service's port range when it scales), or None if it is not running."""
+    spec = facts.service(service)
+    done = docker.run(
+        ["docker", "compose", "port", service, str(spec.container_port)],
+        compose_environment(project, facts),
+        timeout=QUERY_TIMEOUT,
+        check=False,
+    )
+    where = done.stdout.strip()
+    return where if done.returncode == 0 and where else None
+
+
 def leftovers(facts: Facts) -> list[str]:
     """Containers, volumes and networks still labelled with the sandbox's compose project."""
     label = f"label=com.docker.compose.project={facts.platform.compose_project}"
