@@ -111,7 +111,7 @@ class Renderer:
         except SecurityError as exc:
             message = f"not allowed in a page template (templates read facts only): {exc}"
             raise RenderError(self._located(exc, page, message)) from None
-        except Exception as exc:  # noqa: BLE001 - any error inside a template is the author's
+        except Exception as exc:  # any error inside a template is the author's
             message = str(exc) if isinstance(exc, jinja2.UndefinedError) else repr(exc)
             if isinstance(exc, jinja2.UndefinedError):
                 message = f"undefined name: {message}"
