@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -115,3 +117,35 @@ def test_ps_json_both_formats_and_status_ok() -> None:
     assert ServiceStatus("redis", "running", "").ok
     assert not ServiceStatus("api", "running", "unhealthy").ok
     assert not ServiceStatus("api", "missing", "").ok
+
+
+def test_a_checkout_the_runner_cannot_read_is_staged_safely(
+    project_copy: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rootless mode: a private checkout's sandbox/ is copied where the runner can read it,
+    and a copy someone else prepared in the shared temp dir is refused, not used."""
+    from opsbook.engine import current_engine
+    from opsbook.sandbox.env import sandbox_dir, stage_sandbox
+
+    if current_engine().isolation != "rootless":
+        pytest.fail("run as root after scripts/bootstrap: this checks the rootless mode")
+    shutil.copytree(ROOT / "sandbox" / "prometheus", project_copy.sandbox_dir / "prometheus")
+    (project_copy.sandbox_dir / "compose.yaml").write_text("services: {}\n")
+    project_copy.root.chmod(0o700)  # like a checkout under /root
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o1777)
+    monkeypatch.setenv("TMPDIR", str(shared))
+    tempfile.tempdir = None  # re-read TMPDIR
+    try:
+        target = sandbox_dir(project_copy)
+        assert target != project_copy.sandbox_dir and target.parent == shared
+        target.symlink_to(tmp_path)  # planted by someone else
+        with pytest.raises(OpsbookError, match="not a folder only we can write"):
+            stage_sandbox(project_copy)
+        target.unlink()
+        staged = stage_sandbox(project_copy)
+        assert (staged / "compose.yaml").read_text() == "services: {}\n"
+        assert (staged / "prometheus" / "prometheus.yml").stat().st_mode & 0o004
+    finally:
+        tempfile.tempdir = None

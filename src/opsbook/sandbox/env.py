@@ -8,12 +8,14 @@ documented `docker compose ...` command under them, so both read the same facts.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import stat
 import tempfile
 from pathlib import Path
 
 from opsbook.engine import current_engine
+from opsbook.errors import OpsbookError
 from opsbook.facts import Facts, Service
 from opsbook.project import Project
 
@@ -54,15 +56,35 @@ def stage_sandbox(project: Project) -> Path:
     target = sandbox_dir(project)
     if target == project.sandbox_dir.resolve():
         return target
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(project.sandbox_dir, target, symlinks=False)
+    # /tmp is shared: the copy must be ours alone, or the runner user could hand root's
+    # compose a file of its own (a build context of /etc, say)
+    try:
+        target.mkdir(mode=0o755)
+    except FileExistsError:
+        info = target.lstat()
+        if (
+            stat.S_ISLNK(info.st_mode)
+            or not stat.S_ISDIR(info.st_mode)
+            or info.st_uid != os.geteuid()
+            or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        ):
+            raise OpsbookError(
+                f"{target}: exists and is not a folder only we can write; remove it, then "
+                "bring the sandbox up again"
+            ) from None
+    # Files are overwritten in place (same inodes), so a running sandbox's bind mounts
+    # see the new content instead of a deleted file.
+    shutil.copytree(project.sandbox_dir, target, symlinks=False, dirs_exist_ok=True)
     for path in (target, *target.rglob("*")):
         path.chmod(0o755 if path.is_dir() else 0o644)
     return target
 
 
 def compose_file(project: Project) -> str:
-    return str(sandbox_dir(project) / "compose.yaml")
+    folder = sandbox_dir(project)
+    if not (folder / "compose.yaml").is_file() and project.sandbox_dir.is_dir():
+        folder = stage_sandbox(project)  # a staged copy not made yet (`up` renews it)
+    return str(folder / "compose.yaml")
 
 
 def compose_environment(project: Project, facts: Facts) -> dict[str, str]:
