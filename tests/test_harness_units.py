@@ -121,6 +121,12 @@ def test_badges_and_banner_render_inside_containers() -> None:
     edited = text.replace("echo hello", "echo bonjour")
     assert "changed since the last run" in annotate_page("d.md", edited, results)
     assert annotate_page("d.md", text, None).count("opsbook-badge") == 0
+    # the badge says how the blocks ran, and when that run did not finish
+    results.isolation = "rootless, as opsbook-runner"
+    results.state = "interrupted"
+    out = annotate_page("d.md", text, results)
+    assert "verified in the sandbox (rootless, as opsbook-runner) at abc1234" in out
+    assert "(that run did not finish: interrupted)" in out
 
 
 def test_blocks_list_json_counts(tmp_path: Path) -> None:

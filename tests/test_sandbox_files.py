@@ -130,6 +130,7 @@ def test_a_checkout_the_runner_cannot_read_is_staged_safely(
     if current_engine().isolation != "rootless":
         pytest.fail("run as root after scripts/bootstrap: this checks the rootless mode")
     shutil.copytree(ROOT / "sandbox" / "prometheus", project_copy.sandbox_dir / "prometheus")
+    shutil.copytree(ROOT / "sandbox" / "images", project_copy.sandbox_dir / "images")
     (project_copy.sandbox_dir / "compose.yaml").write_text("services: {}\n")
     project_copy.root.chmod(0o700)  # like a checkout under /root
     shared = tmp_path / "shared"
@@ -146,6 +147,8 @@ def test_a_checkout_the_runner_cannot_read_is_staged_safely(
         target.unlink()
         staged = stage_sandbox(project_copy)
         assert (staged / "compose.yaml").read_text() == "services: {}\n"
-        assert (staged / "prometheus" / "prometheus.yml").stat().st_mode & 0o004
+        assert (staged / "prometheus" / "prometheus.yml").stat().st_mode & 0o777 == 0o644
+        # an entrypoint keeps its execute bits, or its container cannot start
+        assert (staged / "images" / "postgres" / "entrypoint.sh").stat().st_mode & 0o777 == 0o755
     finally:
         tempfile.tempdir = None

@@ -75,8 +75,9 @@ def stage_sandbox(project: Project) -> Path:
     # Files are overwritten in place (same inodes), so a running sandbox's bind mounts
     # see the new content instead of a deleted file.
     shutil.copytree(project.sandbox_dir, target, symlinks=False, dirs_exist_ok=True)
-    for path in (target, *target.rglob("*")):
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    for path in (target, *target.rglob("*")):  # readable by all; executables stay so
+        executable = path.is_dir() or path.stat().st_mode & 0o111
+        path.chmod(0o755 if executable else 0o644)
     return target
 
 
