@@ -120,7 +120,10 @@ def test_ps_json_both_formats_and_status_ok() -> None:
 
 
 def test_a_checkout_the_runner_cannot_read_is_staged_safely(
-    project_copy: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    project_copy: Project,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     """Rootless mode: a private checkout's sandbox/ is copied where the runner can read it,
     and a copy someone else prepared in the shared temp dir is refused, not used."""
@@ -133,18 +136,17 @@ def test_a_checkout_the_runner_cannot_read_is_staged_safely(
     shutil.copytree(ROOT / "sandbox" / "images", project_copy.sandbox_dir / "images")
     (project_copy.sandbox_dir / "compose.yaml").write_text("services: {}\n")
     project_copy.root.chmod(0o700)  # like a checkout under /root
-    shared = tmp_path / "shared"
-    shared.mkdir(mode=0o777)
-    shared.chmod(0o1777)
-    monkeypatch.setenv("TMPDIR", str(shared))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # private: the copy must not go there
     tempfile.tempdir = None  # re-read TMPDIR
     try:
         target = sandbox_dir(project_copy)
-        assert target != project_copy.sandbox_dir and target.parent == shared
+        assert target != project_copy.sandbox_dir and target.parent == Path("/tmp")
+        shutil.rmtree(target, ignore_errors=True)
         target.symlink_to(tmp_path)  # planted by someone else
         with pytest.raises(OpsbookError, match="not a folder only we can write"):
             stage_sandbox(project_copy)
         target.unlink()
+        request.addfinalizer(lambda: shutil.rmtree(target, ignore_errors=True))
         staged = stage_sandbox(project_copy)
         assert (staged / "compose.yaml").read_text() == "services: {}\n"
         assert (staged / "prometheus" / "prometheus.yml").stat().st_mode & 0o777 == 0o644

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -52,6 +54,15 @@ class Engine:
         return Path(self.docker_host[len("unix://") :]) if self.docker_host.startswith(
             "unix://"
         ) else None
+
+
+def runner_reachable_tmp() -> Path:
+    """A temp folder the runner user can reach into: the usual one, unless a private
+    TMPDIR hides it (every folder above must be enterable by others); then /tmp."""
+    parent = Path(tempfile.gettempdir()).resolve()
+    if all(p.stat().st_mode & stat.S_IXOTH for p in (parent, *parent.parents)):
+        return parent
+    return Path("/tmp")
 
 
 def runner_user() -> str:

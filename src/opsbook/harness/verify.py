@@ -19,7 +19,6 @@ the Docker Compose one; `default_target` imports it only when asked.
 
 from __future__ import annotations
 
-import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from opsbook.engine import Engine, current_engine
+from opsbook.engine import Engine, current_engine, runner_reachable_tmp
 from opsbook.facts import Facts
 from opsbook.harness.model import BlockResult, PagePlan, RunResults
 from opsbook.harness.reading.plan import Plan
@@ -154,14 +153,8 @@ class Verification:
 
 
 def _run_parent(engine: Engine) -> str | None:
-    """Where a run's temp dir goes: the usual temp dir, unless the runner user could not
-    reach into it (a private TMPDIR); then the system's /tmp."""
-    parent = Path(tempfile.gettempdir()).resolve()
-    if engine.isolation != "rootless":
-        return None
-    if all(p.stat().st_mode & stat.S_IXOTH for p in (parent, *parent.parents)):
-        return str(parent)
-    return "/tmp"
+    """Where a run's temp dir goes: the usual temp dir, or one the runner can reach."""
+    return str(runner_reachable_tmp()) if engine.isolation == "rootless" else None
 
 
 @contextmanager

@@ -11,10 +11,9 @@ import hashlib
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 
-from opsbook.engine import current_engine
+from opsbook.engine import current_engine, runner_reachable_tmp
 from opsbook.errors import OpsbookError
 from opsbook.facts import Facts, Service
 from opsbook.project import Project
@@ -48,7 +47,7 @@ def sandbox_dir(project: Project) -> Path:
     ):
         return source
     digest = hashlib.sha1(str(source).encode()).hexdigest()[:10]
-    return Path(tempfile.gettempdir()) / f"opsbook-sandbox-{digest}"
+    return runner_reachable_tmp() / f"opsbook-sandbox-{digest}"
 
 
 def stage_sandbox(project: Project) -> Path:
