@@ -142,15 +142,26 @@ def test_a_block_that_kills_the_harness_leaves_no_current_looking_results(
         "commit": "old", "time": "2026-01-01T00:00:00+00:00", "state": "complete",
         "blocks": [{"page": "k.md", "line": 7, "lang": "bash", "status": "passed"}],
     }))
+    tmp = project_copy.root / "tmp"
+    tmp.mkdir()
     done = subprocess.run(
         [sys.executable, "-m", "opsbook", "--project", str(project_copy.root),
          "test", "--no-sandbox", "k.md"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(tmp)},
     )
     assert done.returncode == -signal.SIGKILL, done
     data = json.loads((state / "results.json").read_text())
     assert data["state"] == "running" and data["commit"] != "old"
     assert [(b["line"], b["status"]) for b in data["blocks"]] == [(3, "passed")]
+    # nothing could clean up after SIGKILL; the next run sweeps what the dead one left
+    [abandoned] = tmp.glob("opsbook-run-*")
+    again = subprocess.run(
+        [sys.executable, "-m", "opsbook", "--project", str(project_copy.root),
+         "test", "--no-sandbox", "index.md"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(tmp)},
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not abandoned.exists()
 
 
 def _opsbook_test(project: Project, page: str, tmp: Path) -> subprocess.Popen[str]:

@@ -19,6 +19,8 @@ the Docker Compose one; `default_target` imports it only when asked.
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -92,7 +94,10 @@ class Verification:
 
     def start(self) -> None:
         engine = current_engine()
-        self._tmp = tempfile.TemporaryDirectory(prefix="opsbook-run-", dir=_run_parent(engine))
+        parent = _run_parent(engine)
+        _sweep_abandoned(Path(parent or tempfile.gettempdir()))
+        self._tmp = tempfile.TemporaryDirectory(prefix=RUN_PREFIX, dir=parent)
+        (self.run_dir / OWNER_FILE).write_text(str(os.getpid()))
         self.results.isolation = engine.label
         self.env = scrubbed_env(self.run_dir, self.extra, docker_host=engine.docker_host)
         self.confinement = Confinement.for_run(engine, self.plan.forbidden, self.run_dir)
@@ -150,6 +155,22 @@ class Verification:
     def _write(self) -> None:
         if self.state_dir is not None:
             results_file.write(self.results, self.state_dir)
+
+
+RUN_PREFIX = "opsbook-run-"
+OWNER_FILE = "owner.pid"
+
+
+def _sweep_abandoned(parent: Path) -> None:
+    """Remove run dirs whose harness is gone without cleaning up (SIGKILL leaves no chance
+    to): each names its harness's pid; a dir whose pid is not alive is abandoned."""
+    for run_dir in parent.glob(f"{RUN_PREFIX}*"):
+        try:
+            pid = int((run_dir / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or just being created
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _run_parent(engine: Engine) -> str | None:
