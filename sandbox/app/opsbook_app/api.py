@@ -14,11 +14,12 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from starlette.routing import Match
 
 from opsbook_app import config, deps
+from opsbook_app.faults import Fault, Injector
 from opsbook_app.metrics import register_common
 
 log = logging.getLogger("opsbook.api")
@@ -33,6 +34,8 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16),
 )
 CACHE = Counter("opsbook_cache_requests_total", "Job status reads by cache result", ["result"])
+for _result in ("hit", "miss"):  # both series from the start, so rate() sees the first ones
+    CACHE.labels(_result)
 register_common(RELEASE.version)
 
 
@@ -57,13 +60,9 @@ Gauge("opsbook_db_connections", "Connections to the opsbook database").set_funct
 _UNCOUNTED = ("/metrics", "/health/")
 
 
-class Fault(BaseModel):
-    error_rate: float = Field(0.0, ge=0.0, le=1.0)
-    latency_seconds: float = Field(0.0, ge=0.0, le=30.0)
-
-
-# One uvicorn process per container, so process memory is the right scope for the switch.
-FAULT = Fault()
+# One uvicorn process per container, so process memory is the right scope for the switch
+# (faults.py: what each field does and holds).
+FAULTS = Injector()
 ALERTS: deque[dict[str, Any]] = deque(maxlen=100)
 
 
@@ -81,9 +80,10 @@ async def instrument(request: Request, call_next):
     path = request.url.path
     route = _route_of(request)
     start = time.perf_counter()
-    if path.startswith("/api/v1/") and FAULT.latency_seconds:
-        await asyncio.sleep(FAULT.latency_seconds)
-    if path.startswith("/api/v1/") and random.random() < FAULT.error_rate:
+    fault = FAULTS.fault
+    if path.startswith("/api/v1/") and fault.latency_seconds:
+        await asyncio.sleep(fault.latency_seconds)  # inside the timed span: the histogram sees it
+    if path.startswith("/api/v1/") and random.random() < fault.error_rate:
         response: Response = JSONResponse({"error": "injected fault (POST /admin/fault)"}, 500)
     else:
         response = await call_next(request)
@@ -199,32 +199,42 @@ def _job_json(row: Any) -> dict[str, Any]:
     return job
 
 
-@app.post("/api/v1/jobs", status_code=202)
-def create_job(job: JobRequest) -> dict[str, Any]:
-    """Record the job as queued, then hand its id to the worker through Redis."""
-    job_id = uuid.uuid4()
+def _queue_jobs(kind: str, payload: dict[str, Any], count: int = 1) -> tuple[list[str], int]:
+    """Record `count` jobs as queued in one transaction, then hand their ids to the worker
+    through Redis in one pipeline. Returns the ids and the queue length after the push."""
+    ids = [uuid.uuid4() for _ in range(count)]
+    params = json.dumps(payload)
     with deps.engine().begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO jobs (id, kind, payload, status) "
                 "VALUES (:id, :kind, CAST(:payload AS jsonb), 'queued')"
             ),
-            {"id": job_id, "kind": job.kind, "payload": json.dumps(job.payload)},
+            [{"id": job_id, "kind": kind, "payload": params} for job_id in ids],
         )
-    queued = {"id": str(job_id), "kind": job.kind, "status": "queued"}
     pipe = deps.cache().pipeline()
-    pipe.set(f"{config.CACHE_PREFIX}{job_id}", json.dumps(queued), ex=config.CACHE_TTL_SECONDS)
-    pipe.lpush(config.QUEUE_KEY, str(job_id))
-    pipe.execute()
-    return queued
+    for job_id in ids:
+        queued = {"id": str(job_id), "kind": kind, "status": "queued"}
+        pipe.set(f"{config.CACHE_PREFIX}{job_id}", json.dumps(queued), ex=config.CACHE_TTL_SECONDS)
+    pipe.lpush(config.QUEUE_KEY, *(str(job_id) for job_id in ids))
+    depth = pipe.execute()[-1]
+    return [str(job_id) for job_id in ids], int(depth)
+
+
+@app.post("/api/v1/jobs", status_code=202)
+def create_job(job: JobRequest) -> dict[str, Any]:
+    """Record the job as queued, then hand its id to the worker through Redis."""
+    (job_id,), _ = _queue_jobs(job.kind, job.payload)
+    return {"id": job_id, "kind": job.kind, "status": "queued"}
 
 
 @app.get("/api/v1/jobs/{job_id}")
 def get_job(job_id: uuid.UUID) -> dict[str, Any]:
     """Status from the Redis cache the worker writes through; PostgreSQL on a miss."""
     key = f"{config.CACHE_PREFIX}{job_id}"
+    bypass = FAULTS.fault.cache_bypass  # drill: every read misses, PostgreSQL answers
     try:
-        cached = deps.cache().get(key)
+        cached = None if bypass else deps.cache().get(key)
     except Exception:
         cached = None
     if cached:
@@ -241,7 +251,7 @@ def get_job(job_id: uuid.UUID) -> dict[str, Any]:
     if row is None:
         raise HTTPException(404, f"no job {job_id}")
     job = _job_json(row)
-    if job["status"] in ("completed", "failed"):
+    if job["status"] in ("completed", "failed") and not bypass:
         try:
             deps.cache().set(key, json.dumps(job), ex=config.CACHE_TTL_SECONDS)
         except Exception:
@@ -253,25 +263,48 @@ def get_job(job_id: uuid.UUID) -> dict[str, Any]:
 
 
 @app.get("/admin/fault")
-def get_fault() -> Fault:
-    return FAULT
+def get_fault() -> dict[str, Any]:
+    """The switch as set, and what it holds right now (`held`)."""
+    return FAULTS.state()
 
 
 @app.post("/admin/fault")
-def set_fault(fault: Fault) -> Fault:
-    """Make a share of /api/v1/* requests fail and/or slow down, for alert drills."""
-    global FAULT
-    FAULT = fault
+def set_fault(fault: Fault) -> dict[str, Any]:
+    """Set the fault switch for alert drills (faults.py); a field left out is normal."""
     log.warning("fault injection set: %s", fault.model_dump())
-    return FAULT
+    state = FAULTS.apply(fault)
+    log.warning("fault injection holds: %s", state["held"])
+    return state
 
 
 @app.delete("/admin/fault")
-def clear_fault() -> Fault:
-    global FAULT
-    FAULT = Fault()
-    log.warning("fault injection cleared")
-    return FAULT
+def clear_fault() -> dict[str, Any]:
+    state = FAULTS.apply(Fault())
+    log.warning("fault injection cleared; holds: %s", state["held"])
+    return state
+
+
+class Enqueue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(..., ge=1, le=5000)
+    kind: str = Field("echo", pattern="^(echo|sleep|fail)$")
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+@app.post("/admin/enqueue", status_code=202)
+def enqueue(req: Enqueue) -> dict[str, Any]:
+    """Queue `count` real jobs at once (as POST /api/v1/jobs does, pipelined), for backlog
+    drills: with the worker stopped, opsbook_queue_depth climbs; started, it drains them."""
+    ids, depth = _queue_jobs(req.kind, req.payload, req.count)
+    log.warning("drill enqueued %d %s jobs; queue depth %d", len(ids), req.kind, depth)
+    return {
+        "enqueued": len(ids),
+        "kind": req.kind,
+        "queue_depth": depth,
+        "first": ids[0],
+        "last": ids[-1],
+    }
 
 
 @app.post("/admin/alerts")

@@ -16,7 +16,9 @@ _UNLIMITED = 1 << 60
 
 
 def memory_limit_bytes() -> float:
-    """The container's memory limit; OPSBOOK_MEMORY_LIMIT_BYTES or host RAM if unlimited."""
+    """The container's memory limit: OPSBOOK_MEMORY_LIMIT_BYTES, else the cgroup's, else
+    the image's default (OPSBOOK_DEFAULT_MEMORY_LIMIT_BYTES, compose's mem_limit: rootless
+    Docker without cgroups does not enforce it, so no cgroup says it), else host RAM."""
     configured = os.environ.get("OPSBOOK_MEMORY_LIMIT_BYTES")
     if configured:
         return float(configured)
@@ -27,6 +29,9 @@ def memory_limit_bytes() -> float:
             continue
         if raw != "max" and int(raw) < _UNLIMITED:
             return float(raw)
+    default = os.environ.get("OPSBOOK_DEFAULT_MEMORY_LIMIT_BYTES")
+    if default:
+        return float(default)
     with open("/proc/meminfo") as meminfo:
         for line in meminfo:
             if line.startswith("MemTotal:"):
