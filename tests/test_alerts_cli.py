@@ -42,11 +42,12 @@ def test_hand_edit_is_detected_as_drift(project_copy: Project, tmp_path: Path) -
     out = tmp_path / "rules"
     assert opsbook(project_copy, "render", "--out", str(out)).exit_code == 0
     path = out / RULES_FILE
-    path.write_text(path.read_text().replace("for: 2m", "for: 10m", 1))
+    # the sandbox's rules: error rate warning `for: 2m` x scenarios.for_scale 0.1
+    path.write_text(path.read_text().replace("for: 12s", "for: 10m", 1))
     result = opsbook(project_copy, "render", "--out", str(out), "--check")
     assert result.exit_code == 1
     assert f"{RULES_FILE}: differs from a fresh render" in result.output
-    assert "-    for: 10m" in result.output and "+    for: 2m" in result.output
+    assert "-    for: 10m" in result.output and "+    for: 12s" in result.output
 
 
 def test_missing_generated_file_is_drift(project_copy: Project, tmp_path: Path) -> None:

@@ -98,3 +98,24 @@ def test_alert_rows_match_the_rules(facts: Facts) -> None:
     rules = _alerts(facts)
     assert [r.name for r in rows] == [r["alert"] for r in rules]
     assert [r.runbook_url for r in rows] == [r["annotations"]["runbook_url"] for r in rules]
+
+
+@pytest.mark.parametrize(
+    ("hold", "scale", "expected"),
+    [("1m", 0.1, "6s"), ("2m", 0.1, "12s"), ("10m", 0.1, "1m"), ("15m", 0.1, "90s"),
+     ("5m", 1.0, "5m"), ("1m", 0.001, "1s")],
+)
+def test_the_sandbox_scales_every_for(hold: str, scale: float, expected: str) -> None:
+    from opsbook.alerts.rules import scaled
+
+    assert scaled(hold, scale) == expected
+
+
+def test_sandbox_rules_differ_from_the_real_ones_only_in_for(facts: Facts) -> None:
+    real = rule_groups(facts)["groups"]
+    sandbox = rule_groups(facts, facts.scenarios.for_scale)["groups"]
+    for want, got in zip(real, sandbox, strict=True):
+        for r, s in zip(want["rules"], got["rules"], strict=True):
+            assert {k: v for k, v in r.items() if k != "for"} == {
+                k: v for k, v in s.items() if k != "for"
+            }

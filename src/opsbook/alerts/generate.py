@@ -23,31 +23,41 @@ HEADER = (
     "# generated from facts/thresholds.yml by `opsbook alerts render`; do not edit\n"
     "# (change the facts, then run `opsbook alerts render`)\n"
 )
+SANDBOX_NOTE = (
+    "# The sandbox's variant: every `for` is the real one x {scale:g} (facts/faults.yml:\n"
+    "# scenarios.for_scale), so fault scenarios fire within a CI run; `opsbook alerts test`\n"
+    "# proves the real `for` with promtool.\n"
+)
 
 
 def default_out(project: Project) -> Path:
     return project.sandbox_dir / RULES_DIR
 
 
-def dump(data: dict[str, Any]) -> str:
+def dump(data: dict[str, Any], note: str = "") -> str:
     """Deterministic YAML: insertion order kept, no line folding, so diffs are exact."""
-    return HEADER + yaml.safe_dump(
+    return HEADER + note + yaml.safe_dump(
         data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1_000_000
     )
 
 
-def rules_text(facts: Facts) -> str:
-    return dump(rule_groups(facts))
+def rules_text(facts: Facts, *, sandbox: bool = True) -> str:
+    """The rules file: the sandbox's (`for` scaled, what `alerts render` writes for the
+    sandbox's Prometheus) or the real one (what promtool proves)."""
+    if not sandbox:
+        return dump(rule_groups(facts))
+    scale = facts.scenarios.for_scale
+    return dump(rule_groups(facts, scale), SANDBOX_NOTE.format(scale=scale))
 
 
 def suite_text(facts: Facts) -> str:
     return dump(suite(facts, RULES_FILE))
 
 
-def write_rules(facts: Facts, out_dir: Path) -> Path:
+def write_rules(facts: Facts, out_dir: Path, *, sandbox: bool = True) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / RULES_FILE
-    path.write_text(rules_text(facts), encoding="utf-8")
+    path.write_text(rules_text(facts, sandbox=sandbox), encoding="utf-8")
     return path
 
 
@@ -88,7 +98,7 @@ def prove(facts: Facts, keep_dir: Path | None = None) -> Proof:
     with tempfile.TemporaryDirectory(prefix="opsbook-alerts-") as tmp:
         work = keep_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        write_rules(facts, work)
+        write_rules(facts, work, sandbox=False)  # the real `for`, as production runs it
         (work / TESTS_FILE).write_text(suite_text(facts), encoding="utf-8")
         data = suite(facts, RULES_FILE)
         cases = sum(len(group["alert_rule_test"]) for group in data["tests"])

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from opsbook.facts import Direction, Facts, Threshold
+from opsbook.facts.durations import duration_ms, format_duration
+from opsbook.facts.model import alert_name
 
 Level = Literal["warning", "critical"]
 LEVELS: tuple[Level, ...] = ("warning", "critical")
@@ -57,10 +59,6 @@ def record_name(metric: str) -> str:
     return f"opsbook:{metric}:value"
 
 
-def alert_name(metric: str, level: Level) -> str:
-    """error_rate, critical -> OpsbookErrorRateCritical."""
-    camel = "".join(part.capitalize() for part in metric.split("_"))
-    return f"Opsbook{camel}{level.capitalize()}"
 
 
 def runbook_url(facts: Facts, threshold: Threshold) -> str:
@@ -112,11 +110,18 @@ def annotations(facts: Facts, spec: AlertSpec, value: str = VALUE_TEMPLATE) -> d
     }
 
 
-def alert_rule(facts: Facts, spec: AlertSpec) -> dict[str, Any]:
+def scaled(hold: str, for_scale: float) -> str:
+    """A `for` scaled for the sandbox, in whole seconds: 1m x 0.1 -> 6s."""
+    if for_scale == 1:
+        return hold
+    return format_duration(max(1, round(duration_ms(hold) * for_scale / 1000)) * 1000)
+
+
+def alert_rule(facts: Facts, spec: AlertSpec, for_scale: float = 1.0) -> dict[str, Any]:
     return {
         "alert": spec.name,
         "expr": spec.expr,
-        "for": spec.hold,
+        "for": scaled(spec.hold, for_scale),
         "labels": labels(spec),
         "annotations": annotations(facts, spec),
     }
@@ -127,13 +132,16 @@ def labels(spec: AlertSpec) -> dict[str, str]:
     return {"severity": spec.level, "threshold": spec.metric}
 
 
-def rule_groups(facts: Facts) -> dict[str, Any]:
-    """The whole rules file as data; dict order is the output order (drift checks are exact)."""
+def rule_groups(facts: Facts, for_scale: float = 1.0) -> dict[str, Any]:
+    """The whole rules file as data; dict order is the output order (drift checks are exact).
+
+    `for_scale` < 1 gives the sandbox's variant (facts: scenarios.for_scale): the same
+    expressions, with every `for` shortened so a fault's alerts fire within a CI run."""
     recording = [
         {"record": record_name(metric), "expr": threshold.query}
         for metric, threshold in facts.thresholds.items()
     ]
-    alerting = [alert_rule(facts, spec) for spec in alert_specs(facts)]
+    alerting = [alert_rule(facts, spec, for_scale) for spec in alert_specs(facts)]
     return {
         "groups": [
             {"name": RECORDING_GROUP, "rules": recording},

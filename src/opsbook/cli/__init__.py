@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("opsbook.cli.render", "render", "Render every page template with the facts."),
     "blocks": ("opsbook.cli.blocks", "blocks", "List and classify the shell blocks on the site."),
     "test": ("opsbook.cli.test", "test", "Run every shell block against the sandbox."),
+    "scenarios": ("opsbook.cli.scenarios", "scenarios", "Runbooks proven against their fault."),
     "sandbox": ("opsbook.cli.sandbox", "sandbox", "Run the reference platform (Docker Compose)."),
     "alerts": ("opsbook.cli.alerts", "alerts", "Prometheus alert rules generated from the facts."),
     "links": ("opsbook.cli.links", "links", "Check a built site's links and anchors (lychee)."),
@@ -46,6 +47,12 @@ class OpsbookGroup(click.Group):
         if short:
             command.short_help = short
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # from the table above, so `opsbook --help` imports no command module
+        rows = [(name, short) for name, (_, _, short) in COMMANDS.items() if short]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> object:
         try:

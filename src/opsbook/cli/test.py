@@ -9,7 +9,7 @@ import click
 
 from opsbook.cli.context import AppContext, pass_app
 from opsbook.errors import OpsbookError
-from opsbook.harness.model import FAILED_STATUSES, BlockResult, PagePlan
+from opsbook.harness.model import FAILED_STATUSES, BlockResult, PagePlan, ScenarioResult
 
 MARKS = {"passed": "ok", "skipped": "skip", "failed": "FAIL", "blocked": "blocked",
          "refused": "REFUSED"}
@@ -17,6 +17,19 @@ MARKS = {"passed": "ok", "skipped": "skip", "failed": "FAIL", "blocked": "blocke
 
 def _page(page: PagePlan) -> None:
     click.echo(page.page)
+
+
+def _scenario(res: ScenarioResult) -> None:
+    if res.status == "passed":
+        fired = (
+            f"{', '.join(res.fired)} fired after {res.seconds_to_fire:g}s, " if res.fired else ""
+        )
+        click.echo(
+            f"  PROVEN   {res.id}: {fired}diagnosis showed it, mitigation cleared it in "
+            f"{res.seconds_to_mitigate or 0:g}s"
+        )
+    else:
+        click.echo(f"  NOT PROVEN {res.id}: {res.message}")
 
 
 def _progress(res: BlockResult) -> None:
@@ -68,6 +81,7 @@ def test(app: AppContext, update: bool, no_sandbox: bool, pages: tuple[str, ...]
             manage_target=not no_sandbox,
             progress=_progress,
             on_page=_page,
+            on_scenario=_scenario,
         )
     except KeyboardInterrupt:
         done = "" if no_sandbox else "; the sandbox was taken down"
@@ -88,5 +102,7 @@ def test(app: AppContext, update: bool, no_sandbox: bool, pages: tuple[str, ...]
         for p in plan.pages:
             for msg in update_page(p, results.for_page(p.page), project.docs_dir / p.page):
                 click.echo(msg)
-    if any(b.status in FAILED_STATUSES for b in results.blocks):
+    if any(b.status in FAILED_STATUSES for b in results.blocks) or any(
+        s.status != "passed" for s in results.scenarios
+    ):
         sys.exit(1)

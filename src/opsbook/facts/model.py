@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -267,6 +268,50 @@ class Deployment(Strict):
         return self
 
 
+FaultId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+PageAnchor = Annotated[str, Field(pattern=r"^[\w./-]+\.md#[\w-]+$")]
+Phase = Literal["diagnosis", "mitigation"]
+
+
+class Fault(Strict):
+    """A fault the sandbox produces for real, and the runbook proven against it."""
+
+    id: FaultId
+    title: str
+    inject: str  # shell, run hidden in the page's session before the runbook's blocks
+    restore: str  # shell, always run afterwards: the sandbox back at its baseline
+    alerts: list[str] = Field(default_factory=list)  # must fire (generated alert names)
+    signature: str  # what the diagnosis output must show (a regular expression)
+    runbook: PageAnchor  # the section proven against it
+    traffic: bool = False  # needs requests flowing to show in the metrics
+
+    @field_validator("signature")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise PydanticCustomError("regex", f"not a regular expression: {exc}") from None
+        return value
+
+
+class Scenarios(Strict):
+    """How fault scenarios run in the sandbox (facts/faults.yml)."""
+
+    # The sandbox's Prometheus waits `for` x this before firing (a CI run cannot wait 5m
+    # per alert); `promtool test rules` keeps proving the real `for`.
+    for_scale: Annotated[float, Field(gt=0, le=1)]
+    fire_timeout: Duration  # how long a scenario waits for its alerts to fire
+    recover_timeout: Duration  # and for them to resolve after the mitigation
+    # Shell probes, run hidden in the page's session: `firing` prints `alertname state`
+    # per pending or firing alert, `delivered` prints `epoch-seconds alertname status`
+    # per alert the receiver got, `state` prints the sandbox's state (compared around the
+    # diagnosis, which must change nothing).
+    firing: str
+    delivered: str
+    state: str
+
+
 class Facts(Strict):
     """Every fact, merged from facts/*.yml. Pages see this as `facts`."""
 
@@ -277,6 +322,8 @@ class Facts(Strict):
     severities: list[Severity]
     backup: Backup
     deployment: Deployment
+    scenarios: Scenarios
+    faults: list[Fault]
 
     @field_validator("services")
     @classmethod
@@ -308,6 +355,32 @@ class Facts(Strict):
                 seen_ports[port] = svc.name
         return services
 
+    @field_validator("faults")
+    @classmethod
+    def _faults_name_real_alerts(cls, faults: list[Fault], info: ValidationInfo) -> list[Fault]:
+        # invalid thresholds are reported on their own: do not echo them once per fault
+        known = alert_names(info.data["thresholds"]) if "thresholds" in info.data else None
+        seen: dict[str, int] = {}
+        for i, fault in enumerate(faults):
+            if fault.id in seen:
+                raise _problem(
+                    "duplicate_fault", f"fault id {fault.id!r} is already used by "
+                    f"faults.{seen[fault.id]}", f"{i}.id",
+                )
+            seen[fault.id] = i
+            for k, alert in enumerate(fault.alerts):
+                if known is not None and alert not in known:
+                    raise _problem(
+                        "unknown_alert",
+                        f"{alert!r} is not a generated alert (they are: {', '.join(known)})",
+                        f"{i}.alerts.{k}",
+                    )
+        return faults
+
+    @property
+    def alert_names(self) -> list[str]:
+        return alert_names(self.thresholds)
+
     @field_validator("environments")
     @classmethod
     def _has_sandbox(cls, envs: dict[str, Environment]) -> dict[str, Environment]:
@@ -330,6 +403,17 @@ class Facts(Strict):
     def remote_environments(self) -> dict[str, Environment]:
         """Environments the docs describe but the harness must never touch."""
         return {k: v for k, v in self.environments.items() if k != "sandbox"}
+
+
+def alert_name(metric: str, level: str) -> str:
+    """error_rate, critical -> OpsbookErrorRateCritical."""
+    camel = "".join(part.capitalize() for part in metric.split("_"))
+    return f"Opsbook{camel}{level.capitalize()}"
+
+
+def alert_names(thresholds: dict[str, Threshold]) -> list[str]:
+    """Every alert the rules generate, warning then critical per threshold."""
+    return [alert_name(m, level) for m in thresholds for level in ("warning", "critical")]
 
 
 def _num(value: float) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
-from opsbook.harness.model import SHELL_LANGS, Classification, PagePlan
+from opsbook.facts import Facts
+from opsbook.harness.model import SHELL_LANGS, Classification, PagePlan, RunResults
 
 TARGETS = {"needs-kubernetes": "kubernetes", "production-only": "production",
            "staging-only": "staging"}
@@ -72,3 +74,52 @@ def summary(pages: list[PagePlan]) -> dict[str, int]:
             else:
                 counts[c.kind] += 1
     return dict(counts)
+
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*(?:\{\s*#([\w-]+)[^}]*\})?\s*$")
+
+
+def section_anchor(text: str, line: int) -> str:
+    """The anchor of the heading a page line sits under (its `{ #id }`, or the slug)."""
+    for raw in reversed(text.split("\n")[: line - 1]):
+        if m := _HEADING.match(raw):
+            return m.group(3) or re.sub(r"[^\w]+", "-", m.group(2).lower()).strip("-")
+    return ""
+
+
+def scenario_rows(
+    pages: list[PagePlan], facts: Facts | None, results: RunResults | None
+) -> list[dict[str, Any]]:
+    """Every scenario on the site, with its fault and its last result."""
+    faults = {f.id: f for f in facts.faults} if facts is not None else {}
+    last = {(s.page, s.fault): s for s in results.scenarios} if results is not None else {}
+    rows = []
+    for page in pages:
+        for plan in page.scenarios:
+            fault = faults.get(plan.fault)
+            res = last.get((plan.page, plan.fault))
+            rows.append(
+                {
+                    "id": plan.id,
+                    "page": plan.page,
+                    "line": plan.line,
+                    "anchor": section_anchor(page.text, plan.line),
+                    "fault": plan.fault,
+                    "title": fault.title if fault else "",
+                    "alerts": list(fault.alerts) if fault else [],
+                    "last": None if res is None else {
+                        "status": res.status,
+                        "time": results.time if results else None,
+                        "commit": results.commit if results else None,
+                        "fired": res.fired,
+                        "diagnosis_showed": res.diagnosis_showed,
+                        "diagnosis_unchanged": res.diagnosis_unchanged,
+                        "mitigated": res.mitigated,
+                        "recovered": res.recovered,
+                        "seconds_to_fire": res.seconds_to_fire,
+                        "seconds_to_mitigate": res.seconds_to_mitigate,
+                        "message": res.message,
+                    },
+                }
+            )
+    return rows

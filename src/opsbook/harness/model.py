@@ -139,6 +139,8 @@ class Classification:
     retry: float | None = None  # deadline in seconds for re-running until it passes
     regex: bool = False  # expected output lines are regular expressions
     output_block: Block | None = None  # the `text`/`output` block holding expected output
+    scenario: str | None = None  # fault id: the block runs while that fault is injected
+    phase: Phase | None = None  # its part of the runbook: diagnosis or mitigation
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,23 @@ class Step:
         return self.block.id
 
 
+Phase = Literal["diagnosis", "mitigation"]
+
+
+@dataclass(frozen=True)
+class ScenarioPlan:
+    """A runbook section proven against its fault: the steps run while it is injected."""
+
+    fault: str  # fault id in facts/faults.yml
+    page: str
+    line: int  # first block of the section
+    steps: tuple[str, ...]  # ids of its steps, in run order (diagnosis, then mitigation)
+
+    @property
+    def id(self) -> str:
+        return f"{self.page}:{self.line}:{self.fault}"
+
+
 @dataclass
 class PagePlan:
     """One page read and decided: its blocks, their classifications, the steps to run."""
@@ -164,6 +183,7 @@ class PagePlan:
     classified: list[tuple[Block, Classification]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)  # run order: setup, main, teardown
     problems: list[Problem] = field(default_factory=list)
+    scenarios: list[ScenarioPlan] = field(default_factory=list)
 
     @property
     def shell(self) -> list[tuple[Block, Classification]]:
@@ -200,6 +220,29 @@ class BlockResult:
         return f"{self.page}:{self.line}"
 
 
+@dataclass
+class ScenarioResult:
+    """What proving one runbook against its fault showed (results.json `scenarios`)."""
+
+    page: str
+    line: int
+    fault: str
+    status: Literal["passed", "failed"] = "failed"
+    alerts: list[str] = field(default_factory=list)  # those the fault must fire
+    fired: list[str] = field(default_factory=list)  # those seen firing and delivered
+    seconds_to_fire: float | None = None  # injection -> every alert firing and delivered
+    diagnosis_showed: bool = False  # the diagnosis output matched the fault's signature
+    diagnosis_unchanged: bool = False  # the sandbox's state was the same after diagnosis
+    mitigated: bool = False  # the mitigation blocks passed
+    recovered: bool = False  # every alert resolved afterwards
+    seconds_to_mitigate: float | None = None  # mitigation start -> alerts resolved
+    message: str = ""  # why it failed
+
+    @property
+    def id(self) -> str:
+        return f"{self.page}:{self.line}:{self.fault}"
+
+
 RunState = Literal["running", "complete", "interrupted"]
 
 
@@ -213,6 +256,7 @@ class RunResults:
     blocks: list[BlockResult] = field(default_factory=list)
     state: RunState = "running"
     isolation: str = ""  # how blocks ran: "rootless, as opsbook-runner", "unisolated, as root"
+    scenarios: list[ScenarioResult] = field(default_factory=list)
 
     def for_page(self, page: str) -> list[BlockResult]:
         return [b for b in self.blocks if b.page == page]

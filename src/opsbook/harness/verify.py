@@ -30,7 +30,7 @@ from typing import Protocol
 
 from opsbook.engine import Engine, current_engine, runner_reachable_tmp
 from opsbook.facts import Facts
-from opsbook.harness.model import BlockResult, PagePlan, RunResults
+from opsbook.harness.model import BlockResult, PagePlan, RunResults, ScenarioResult
 from opsbook.harness.reading.plan import Plan
 from opsbook.harness.reporting import results as results_file
 from opsbook.harness.running.isolation import Confinement, scrubbed_env
@@ -76,8 +76,10 @@ class Verification:
         state_dir: Path | None = None,  # where results.json goes; None: not written
         commit_root: Path | None = None,  # the git checkout the results name
         progress: Progress | None = None,
+        on_scenario: Callable[[ScenarioResult], None] | None = None,
     ) -> None:
         self.plan = plan
+        self.on_scenario = on_scenario
         self.extra = dict(environment or {})
         self.state_dir = state_dir
         self.progress = progress
@@ -142,6 +144,9 @@ class Verification:
             self.plan.forbidden,
             on_result=self.record,
             confinement=self.confinement,
+            scenarios=page.scenarios,
+            facts=self.plan.facts,
+            on_scenario=self.record_scenario,
         )
         self.open_pages = [p for p in self.open_pages if not p.closed] + [page_run]
         return page_run
@@ -151,6 +156,12 @@ class Verification:
         self._write()
         if self.progress is not None:
             self.progress(res)
+
+    def record_scenario(self, res: ScenarioResult) -> None:
+        self.results.scenarios.append(res)
+        self._write()
+        if self.on_scenario is not None:
+            self.on_scenario(res)
 
     def _write(self) -> None:
         if self.state_dir is not None:
@@ -204,6 +215,7 @@ def verify(
     write_results: bool = True,
     progress: Progress | None = None,
     on_page: PageStart | None = None,
+    on_scenario: Callable[[ScenarioResult], None] | None = None,
 ) -> RunResults:
     """Run every step of every page in `plan`; return (and write) the results.
 
@@ -223,6 +235,7 @@ def verify(
             state_dir=state_dir,
             commit_root=project.root if project is not None else None,
             progress=progress,
+            on_scenario=on_scenario,
         ) as run,
     ):
         for page in plan.pages:

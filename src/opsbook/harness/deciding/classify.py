@@ -26,6 +26,7 @@ from opsbook.harness.model import (
     Block,
     Classification,
     Command,
+    Phase,
     Problem,
     SkipReason,
 )
@@ -41,6 +42,8 @@ KNOWN_KEYS = {
     "teardown": "teardown (runs after the page's other blocks, even after a failure)",
     "output": "output (on a text/output block: expected output of the shell block before it)",
     "expect": "expect=regex (expected output lines are regular expressions)",
+    "scenario": "scenario=FAULT (runs while that fault of facts/faults.yml is injected)",
+    "phase": "phase=diagnosis|mitigation (the block's part of the scenario's runbook)",
 }
 KUBE_RE = re.compile(r"(?:^|[\s;|&(`$])(?:kubectl|helm|k9s)(?=\s|$)", re.M)
 PLACEHOLDER_RE = re.compile(r"(?<![<\w])<([A-Za-z][A-Za-z0-9_-]*)>(?!>)")
@@ -77,7 +80,8 @@ def _validate(block: Block, problems: list[Problem]) -> None:
                 )
             elif key in ("setup", "teardown", "output") and value is not None:
                 _add(problems, block, f"{key} takes no value", line=d.line)
-            elif key in ("skip", "expect-exit", "timeout", "retry", "expect") and value is None:
+            elif key in ("skip", "expect-exit", "timeout", "retry", "expect", "scenario",
+                         "phase") and value is None:
                 _add(
                     problems, block, f"{key} needs a value: {KNOWN_KEYS[key]}", line=d.line
                 )
@@ -123,8 +127,27 @@ def classify_block(block: Block, forbidden: Forbidden, problems: list[Problem]) 
             regex = True
         elif v != "exact":
             _add(problems, block, f"expect={v}: use expect=regex or expect=exact")
+    scenario = block.directive("scenario")
+    phase: Phase | None = None
+    if (v := block.directive("phase")) == "diagnosis":
+        phase = "diagnosis"
+    elif v == "mitigation":
+        phase = "mitigation"
+    elif v is not None:
+        _add(problems, block, f"phase={v}: use phase=diagnosis or phase=mitigation")
+    if (scenario is None) != (block.directive("phase") is None):
+        _add(problems, block, "a scenario block needs both scenario=FAULT and phase=...")
+    if scenario is not None and role != "main":
+        _add(problems, block, f"a {role} block cannot be part of a scenario")
     base = Classification(
-        kind="run", role=role, expect_exit=expect_exit, timeout=timeout, retry=retry, regex=regex
+        kind="run",
+        role=role,
+        expect_exit=expect_exit,
+        timeout=timeout,
+        retry=retry,
+        regex=regex,
+        scenario=scenario,
+        phase=phase,
     )
 
     if (v := block.directive("skip")) is not None:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from opsbook.harness.model import (
     Command,
     PagePlan,
     Problem,
+    ScenarioPlan,
     Step,
 )
 from opsbook.harness.reading.extract import extract
@@ -73,12 +75,56 @@ def plan_steps(
     return sorted(steps, key=lambda s: RUN_ORDER[s.classification.role])
 
 
-def read_page(page: str, text: str, forbidden: Forbidden) -> PagePlan:
+def plan_scenarios(
+    page: str, steps: list[Step], faults: Collection[str] | None, problems: list[Problem]
+) -> list[ScenarioPlan]:
+    """Runbook sections proven against a fault: consecutive steps marked with the same
+    `scenario=`, diagnosis first. `faults`: the fault ids of the facts (None: not checked)."""
+    groups: list[list[Step]] = []
+    for step in steps:
+        fault = step.classification.scenario
+        if fault is None:
+            continue
+        if groups and groups[-1][-1].classification.scenario == fault and (
+            steps.index(groups[-1][-1]) == steps.index(step) - 1
+        ):
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    plans: list[ScenarioPlan] = []
+    seen: set[str] = set()
+    for group in groups:
+        first = group[0]
+        fault = first.classification.scenario
+        assert fault is not None
+        if faults is not None and fault not in faults:
+            known = ", ".join(sorted(faults)) or "none"
+            problems.append(Problem.on(
+                first.block, f"scenario={fault}: no such fault in facts/faults.yml ({known})"
+            ))
+        if fault in seen:
+            problems.append(Problem.on(
+                first.block, f"scenario={fault}: its blocks must follow one another"
+            ))
+        seen.add(fault)
+        phases = [s.classification.phase for s in group]
+        if phases[0] != "diagnosis" or phases != sorted(phases):  # "diagnosis" < "mitigation"
+            problems.append(Problem.on(
+                first.block, f"scenario={fault}: diagnosis blocks first, then mitigation"
+            ))
+        plans.append(ScenarioPlan(fault, page, first.block.line, tuple(s.id for s in group)))
+    return plans
+
+
+def read_page(
+    page: str, text: str, forbidden: Forbidden, faults: Collection[str] | None = None
+) -> PagePlan:
     blocks, problems = extract(page, text)
     classified, more = classify_page(blocks, forbidden, text)
     problems += more
     steps = plan_steps(classified, problems)
-    return PagePlan(page, text, blocks, classified, steps, problems)
+    scenarios = plan_scenarios(page, steps, faults, problems)
+    return PagePlan(page, text, blocks, classified, steps, problems, scenarios)
 
 
 def plan_pages(
@@ -101,5 +147,28 @@ def plan_pages(
                     [f"{p}: no such page (pages: {', '.join(sorted(texts))})" for p in missing]
                 )
             texts = {p: texts[p] for p in pages}
-    plans = [read_page(p, t, forbidden) for p, t in sorted(texts.items())]
+    faults = {f.id for f in facts.faults} if facts is not None else None
+    plans = [read_page(p, t, forbidden, faults) for p, t in sorted(texts.items())]
+    if facts is not None and not paths:
+        _check_runbook_links(plans, facts)
     return Plan(plans, forbidden, facts)
+
+
+def _check_runbook_links(plans: list[PagePlan], facts: Facts) -> None:
+    """A fault's `runbook` names the section its scenario is in (pages cut by `pages`
+    are not checked)."""
+    from opsbook.harness.inventory import section_anchor
+
+    for page in plans:
+        for scenario in page.scenarios:
+            fault = next((f for f in facts.faults if f.id == scenario.fault), None)
+            if fault is None:
+                continue
+            where = f"{page.page}#{section_anchor(page.text, scenario.line)}"
+            if fault.runbook != where:
+                page.problems.append(Problem(
+                    page.page, scenario.line,
+                    f"scenario={fault.id} is in {where}, but facts/faults.yml says its "
+                    f"runbook is {fault.runbook}; make them agree",
+                    f"{page.page}:{scenario.line}",
+                ))

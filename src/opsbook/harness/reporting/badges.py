@@ -24,6 +24,7 @@ from opsbook.harness.model import (
     SKIP_TEXT,
     BlockResult,
     RunResults,
+    ScenarioResult,
     SkipReason,
 )
 from opsbook.harness.reading.extract import extract
@@ -69,6 +70,33 @@ def badge(res: BlockResult | None, results: RunResults) -> str:
     )
 
 
+def proof(res: ScenarioResult | None, fault: str, results: RunResults) -> str:
+    """The line under a runbook section: proven against its fault, with the figures."""
+    when = f"{_date(results.time)} at {results.commit}"
+    if res is None:
+        return (
+            '<span class="opsbook-badge opsbook-unverified">not proven: no run against '
+            f"fault {escape(fault)} yet</span>"
+        )
+    if res.status != "passed":
+        return (
+            f'<span class="opsbook-badge opsbook-failed">✘ not proven against fault '
+            f"{escape(fault)} ({when}): {escape(res.message.splitlines()[0][:300])}</span>"
+        )
+    fired = (
+        f"{escape(', '.join(res.fired))} fired after {res.seconds_to_fire:g} s, "
+        if res.fired else ""
+    )
+    cleared = "cleared it"
+    if res.seconds_to_mitigate:
+        cleared += f" in {res.seconds_to_mitigate:g} s"
+    return (
+        f'<span class="opsbook-badge opsbook-passed">✔ proven {when}: fault '
+        f"{escape(fault)} injected, {fired}the diagnosis showed it, the mitigation "
+        f"{cleared}</span>"
+    )
+
+
 def annotate_page(page: str, markdown: str, results: RunResults | None) -> str:
     lines = markdown.split("\n")
     blocks, _problems = extract(page, markdown)  # lenient: the build must not crash
@@ -77,6 +105,8 @@ def annotate_page(page: str, markdown: str, results: RunResults | None) -> str:
     for r in page_results:
         by_digest.setdefault(r.digest, []).append(r)
 
+    scenarios = [s for s in results.scenarios if s.page == page] if results else []
+    last_of = {f: b.line for b in blocks if (f := b.directive("scenario"))}  # last block wins
     inserts: dict[int, list[str]] = {}  # 0-based index -> lines inserted before it
     drop: set[int] = set()
     failed: list[BlockResult] = []
@@ -98,6 +128,9 @@ def annotate_page(page: str, markdown: str, results: RunResults | None) -> str:
         if res is not None and res.status in FAILED_STATUSES:
             failed.append(res)
         badge_lines = ["", b.indent + badge(res, results)]
+        if (fault := b.directive("scenario")) and b.line == last_of.get(fault):
+            found = next((s for s in scenarios if s.fault == fault), None)
+            badge_lines += ["", b.indent + proof(found, fault, results)]
         if b.end_line < len(lines) and lines[b.end_line].strip():
             badge_lines.append("")
         inserts.setdefault(b.end_line, []).extend(badge_lines)

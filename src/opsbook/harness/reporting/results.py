@@ -8,10 +8,11 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-from opsbook.harness.model import BlockResult, RunResults
+from opsbook.harness.model import BlockResult, RunResults, ScenarioResult
 
 FILE = "results.json"
 _KEEP = {f.name for f in fields(BlockResult)} - {"output", "outputs"}
+_SCENARIO = {f.name for f in fields(ScenarioResult)}
 
 
 def current_commit(root: Path) -> str:
@@ -48,6 +49,7 @@ def write(results: RunResults, state_dir: Path) -> Path:
             | {"commit": results.commit, "time": results.time}
             for b in results.blocks
         ],
+        "scenarios": [asdict(s) for s in results.scenarios],
     }
     # write-then-rename: a reader (the site build) never sees half a file
     tmp = path.with_suffix(".tmp")
@@ -70,4 +72,8 @@ def read(state_dir: Path) -> RunResults | None:
         blocks=blocks,
         state=data.get("state", "complete"),
         isolation=data.get("isolation", ""),
+        scenarios=[
+            ScenarioResult(**{k: v for k, v in s.items() if k in _SCENARIO})
+            for s in data.get("scenarios", [])
+        ],
     )

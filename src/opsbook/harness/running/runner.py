@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from opsbook.facts import Facts
 from opsbook.harness.deciding import expect
-from opsbook.harness.model import BlockResult, Status, Step
+from opsbook.harness.model import BlockResult, ScenarioPlan, ScenarioResult, Status, Step
 from opsbook.harness.running import containers
 from opsbook.harness.running.isolation import Confinement, Forbidden
+from opsbook.harness.running.scenario import ScenarioFailed, ScenarioRun
 from opsbook.harness.running.session import Attempt, PageSession
 from opsbook.signals import deferred_signals
 
@@ -163,21 +165,95 @@ class PageRun:
         forbidden: Forbidden,
         on_result: Callable[[BlockResult], None] | None = None,
         confinement: Confinement | None = None,
+        scenarios: Sequence[ScenarioPlan] = (),
+        facts: Facts | None = None,
+        on_scenario: Callable[[ScenarioResult], None] | None = None,
     ) -> None:
         self.page = page
         self.session = PageSession(page, run_dir, env, confinement)
         self.forbidden = forbidden
         self.on_result = on_result
+        self.on_scenario = on_scenario
         self.failed_at: str | None = None
         self.containers = containers.snapshot(env)
         self.removed: list[str] = []  # containers started by the page outside the sandbox
         self.closed = False
+        self.facts = facts
+        self.scenario_of = {step_id: plan for plan in scenarios for step_id in plan.steps}
+        self.active: ScenarioRun | None = None
+        self.diagnosed = False
 
     def run(self, step: Step) -> BlockResult:
-        res = self._run(step)
+        plan = self.scenario_of.get(step.id)
+        if self.active is not None and self.active.plan is not plan:
+            self._finish_scenario()
+        res = self._run(step) if plan is None else self._run_in_scenario(step, plan)
         if self.on_result is not None:
             self.on_result(res)
+        if plan is not None and step.id == plan.steps[-1]:
+            self._finish_scenario()
         return res
+
+    # -- scenarios -------------------------------------------------------------------------
+    def _run_in_scenario(self, step: Step, plan: ScenarioPlan) -> BlockResult:
+        if self.active is None:
+            assert self.facts is not None, "a scenario needs the facts (faults.yml)"
+            fault = next(f for f in self.facts.faults if f.id == plan.fault)
+            self.active = ScenarioRun(plan, fault, self.facts.scenarios, self.session)
+            self.diagnosed = False
+            if self.failed_at is not None:
+                self.active.fail(f"not run: {self.failed_at} failed before it")
+            else:
+                try:
+                    self.active.start()
+                except ScenarioFailed as exc:
+                    return self._scenario_failed(step, str(exc))
+        scenario = self.active
+        if scenario.result.message:  # failed already: run nothing more of it
+            return self._run(step)
+        if step.classification.phase == "mitigation" and not self.diagnosed:
+            self.diagnosed = True
+            try:
+                scenario.end_diagnosis()
+            except ScenarioFailed as exc:
+                return self._scenario_failed(step, str(exc))
+        res = self._run(step)
+        if res.status != "passed":
+            scenario.fail(res.message)
+        elif step.classification.phase == "diagnosis":
+            scenario.saw_diagnosis(res.output)
+        if step.id == plan.steps[-1] and res.status == "passed":
+            try:
+                if not self.diagnosed:  # a runbook with no mitigation blocks
+                    self.diagnosed = True
+                    scenario.end_diagnosis()
+                else:
+                    scenario.end_mitigation()
+            except ScenarioFailed as exc:
+                scenario.fail(str(exc))
+                res.status = "failed"
+                res.message = f"{step.id}: scenario {plan.fault}: {exc}"
+                self.failed_at = self.failed_at or step.id
+        return res
+
+    def _scenario_failed(self, step: Step, message: str) -> BlockResult:
+        assert self.active is not None
+        fault = self.active.plan.fault
+        self.active.fail(message)
+        self.failed_at = self.failed_at or step.id
+        return _result(step, "failed", f"{step.id}: scenario {fault}: {message}")
+
+    def _finish_scenario(self) -> None:
+        """Restore the sandbox and report the scenario; runs whatever happened before."""
+        scenario, self.active = self.active, None
+        if scenario is None:
+            return
+        scenario.restore()
+        if self.failed_at is not None and not scenario.result.message:
+            scenario.fail(f"not proven: {self.failed_at} failed")
+        scenario.succeed()
+        if self.on_scenario is not None:
+            self.on_scenario(scenario.result)
 
     def _run(self, step: Step) -> BlockResult:
         c = step.classification
@@ -198,6 +274,7 @@ class PageRun:
             return
         self.closed = True
         with deferred_signals():
+            self._finish_scenario()  # a page stopped mid-scenario still restores
             self.session.close()
             self.removed = containers.remove_new(self.session.env, self.containers)
 

@@ -1,0 +1,181 @@
+"""Prove a runbook section against its own fault.
+
+    baseline -> inject (hidden) -> alerts firing in Prometheus and delivered to the
+    receiver -> state snapshot -> Diagnosis blocks (their output must show the fault's
+    signature; the state must not change) -> Mitigation blocks -> alerts resolved ->
+    restore (always, even when a step failed or the run was stopped)
+
+The fault's inject/restore and the probes are shell from facts/faults.yml, run hidden in
+the page's own session, so they reach the sandbox exactly as the page's blocks do; the
+harness never imports the sandbox. PageRun drives a ScenarioRun step by step, because
+under pytest each block is its own item.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+from collections.abc import Callable
+
+from opsbook.facts.durations import duration_ms
+from opsbook.facts.model import Fault, Scenarios
+from opsbook.harness.model import ScenarioPlan, ScenarioResult
+from opsbook.harness.running.session import PageSession
+
+PROBE_TIMEOUT = 60.0
+POLL = 2.0
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+class ScenarioRun:
+    def __init__(
+        self,
+        plan: ScenarioPlan,
+        fault: Fault,
+        config: Scenarios,
+        session: PageSession,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.plan = plan
+        self.fault = fault
+        self.config = config
+        self.session = session
+        self.clock = clock
+        self.result = ScenarioResult(plan.page, plan.line, fault.id, alerts=list(fault.alerts))
+        self.diagnosis_output: list[str] = []
+        self.state_before = ""
+        self.mitigation_started: float | None = None
+        self.restored = False
+
+    # -- hidden shell ----------------------------------------------------------------------
+    def _shell(self, what: str, script: str) -> str:
+        att = self.session.run([script], PROBE_TIMEOUT)
+        if att.exit_code != 0:
+            tail = att.output.strip().splitlines()[-3:]
+            raise ScenarioFailed(f"{what} failed (exit {att.exit_code}): {' | '.join(tail)}")
+        return att.output
+
+    def _firing(self) -> dict[str, str]:
+        """alertname -> state (pending or firing) for the fault's alerts."""
+        states: dict[str, str] = {}
+        for line in self._shell("the firing probe", self.config.firing).splitlines():
+            name, _, state = line.strip().partition(" ")
+            if name in self.fault.alerts:
+                states[name] = "firing" if "firing" in (state, states.get(name)) else state
+        return states
+
+    def _delivered(self, since: float) -> set[str]:
+        names = set()
+        for line in self._shell("the receiver probe", self.config.delivered).splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "firing" and float(parts[0]) >= since:
+                names.add(parts[1])
+        return names & set(self.fault.alerts)
+
+    # -- phases ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """From the baseline, inject the fault and wait until every alert it must fire is
+        firing and delivered."""
+        self._wait_for_baseline()
+        wall = time.time() - 1  # receiver timestamps are wall-clock seconds
+        self._shell(f"injecting {self.fault.id}", self.fault.inject)
+        started = self.clock()
+        deadline = started + duration_ms(self.config.fire_timeout) / 1000
+        want = set(self.fault.alerts)
+        firing: set[str] = set()
+        delivered: set[str] = set()
+        while True:
+            firing = {n for n, s in self._firing().items() if s == "firing"}
+            delivered = self._delivered(wall) if firing >= want else set()
+            if firing >= want and delivered >= want:
+                break
+            if self.clock() > deadline:
+                missing = sorted((want - firing) | (want - delivered))
+                self.result.fired = sorted(firing & delivered)
+                raise ScenarioFailed(
+                    f"fault {self.fault.id} injected, but within {self.config.fire_timeout} "
+                    f"these alerts did not fire and reach the receiver: {', '.join(missing)}"
+                )
+            time.sleep(POLL)
+        self.result.fired = sorted(want)
+        self.result.seconds_to_fire = round(self.clock() - started, 1)
+        self.state_before = self._shell("the state probe", self.config.state)
+
+    def _wait_for_baseline(self) -> None:
+        """None of the fault's alerts may be pending or firing before the injection: one
+        left firing by an earlier drill would never be notified again (Alertmanager
+        repeats only after its repeat interval), and would prove nothing about this fault."""
+        deadline = self.clock() + duration_ms(self.config.recover_timeout) / 1000
+        while (left := self._firing()) and self.clock() <= deadline:
+            time.sleep(POLL)
+        if left:
+            raise ScenarioFailed(
+                "not at its baseline before the injection: still "
+                f"{', '.join(f'{n} ({s})' for n, s in left.items())} after "
+                f"{self.config.recover_timeout}"
+            )
+
+    def saw_diagnosis(self, output: str) -> None:
+        self.diagnosis_output.append(output)
+
+    def end_diagnosis(self) -> None:
+        """After the last diagnosis block: it showed the fault and changed nothing."""
+        shown = "\n".join(self.diagnosis_output)
+        self.result.diagnosis_showed = bool(re.search(self.fault.signature, shown))
+        after = self._shell("the state probe", self.config.state)
+        self.result.diagnosis_unchanged = after == self.state_before
+        if not self.result.diagnosis_showed:
+            raise ScenarioFailed(
+                f"the diagnosis did not show fault {self.fault.id}: nothing in its output "
+                f"matches {self.fault.signature!r}"
+            )
+        if not self.result.diagnosis_unchanged:
+            raise ScenarioFailed(
+                "the diagnosis changed the sandbox (on-call must be able to paste it "
+                f"safely):\n{_diff(self.state_before, after)}"
+            )
+        self.mitigation_started = self.clock()
+
+    def end_mitigation(self) -> None:
+        """After the last mitigation block: every alert of the fault resolves."""
+        self.result.mitigated = True
+        started = self.mitigation_started or self.clock()
+        deadline = self.clock() + duration_ms(self.config.recover_timeout) / 1000
+        while (left := self._firing()) and self.clock() <= deadline:
+            time.sleep(POLL)
+        if left:
+            raise ScenarioFailed(
+                f"after the mitigation these alerts still did not resolve within "
+                f"{self.config.recover_timeout}: {', '.join(f'{n} ({s})' for n, s in left.items())}"
+            )
+        self.result.recovered = True
+        self.result.seconds_to_mitigate = round(self.clock() - started, 1)
+
+    def restore(self) -> None:
+        """Put the sandbox back, whatever happened; idempotent."""
+        if self.restored:
+            return
+        self.restored = True
+        try:
+            self._shell(f"restoring after {self.fault.id}", self.fault.restore)
+        except ScenarioFailed as exc:
+            self.fail(str(exc))
+
+    def fail(self, message: str) -> None:
+        self.result.status = "failed"
+        self.result.message = self.result.message or message
+
+    def succeed(self) -> None:
+        if not self.result.message:
+            self.result.status = "passed"
+
+
+def _diff(before: str, after: str) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(), after.splitlines(), "before", "after", lineterm=""
+    )
+    return "\n".join(lines)
