@@ -35,8 +35,9 @@ def list_(app: AppContext, as_json: bool) -> None:
             last = r["last"]
             how = "never run" if last is None else last["status"]
             if last and last["status"] == "passed":
-                how += f" (fired after {last['seconds_to_fire']}s, cleared in " \
-                       f"{last['seconds_to_mitigate']}s)"
-            click.echo(f"{r['page']}#{r['anchor']:<28} {r['fault']:<22} {how}")
+                fired = f"fired after {last['seconds_to_fire']}s, " if last["fired"] else ""
+                how += f" ({fired}cleared in {last['seconds_to_mitigate']}s)"
+            where = f"{r['page']}#{r['anchor']}"
+            click.echo(f"{where:<50} {r['fault']:<24} {how}")
     if plan.problems:
         raise OpsbookError([str(p) for p in plan.problems])
