@@ -49,12 +49,6 @@ class Engine:
             return f"rootless, as {self.runner}"
         return "unisolated, as root" if os.geteuid() == 0 else "unisolated"
 
-    @property
-    def socket(self) -> Path | None:
-        return Path(self.docker_host[len("unix://") :]) if self.docker_host.startswith(
-            "unix://"
-        ) else None
-
 
 def runner_reachable_tmp() -> Path:
     """A temp folder the runner user can reach into: the usual one, unless a private
@@ -63,10 +57,6 @@ def runner_reachable_tmp() -> Path:
     if all(p.stat().st_mode & stat.S_IXOTH for p in (parent, *parent.parents)):
         return parent
     return Path("/tmp")
-
-
-def runner_user() -> str:
-    return os.environ.get("OPSBOOK_RUNNER_USER", "opsbook-runner")
 
 
 def current_engine() -> Engine:
@@ -80,7 +70,7 @@ def current_engine() -> Engine:
             f"{ISOLATION_VAR}={mode!r}: use `rootless` (blocks run as an unprivileged user on "
             "its own Docker engine) or `none` (blocks run as you, on your engine)"
         )
-    user = runner_user()
+    user = os.environ.get("OPSBOOK_RUNNER_USER", "opsbook-runner")
     runtime = os.environ.get("OPSBOOK_RUNNER_RUNTIME_DIR") or f"/tmp/{user}-run"
     try:
         entry = pwd.getpwnam(user)

@@ -377,9 +377,9 @@ class Facts(Strict):
                     )
         return faults
 
-    @property
-    def alert_names(self) -> list[str]:
-        return alert_names(self.thresholds)
+    def fault(self, fault_id: str) -> Fault | None:
+        """The fault of facts/faults.yml with this id, or None."""
+        return next((f for f in self.faults if f.id == fault_id), None)
 
     @field_validator("environments")
     @classmethod

@@ -91,12 +91,11 @@ def scenario_rows(
     pages: list[PagePlan], facts: Facts | None, results: RunResults | None
 ) -> list[dict[str, Any]]:
     """Every scenario on the site, with its fault and its last result."""
-    faults = {f.id: f for f in facts.faults} if facts is not None else {}
     last = {(s.page, s.fault): s for s in results.scenarios} if results is not None else {}
     rows = []
     for page in pages:
         for plan in page.scenarios:
-            fault = faults.get(plan.fault)
+            fault = facts.fault(plan.fault) if facts is not None else None
             res = last.get((plan.page, plan.fault))
             rows.append(
                 {

@@ -161,7 +161,7 @@ def _check_runbook_links(plans: list[PagePlan], facts: Facts) -> None:
 
     for page in plans:
         for scenario in page.scenarios:
-            fault = next((f for f in facts.faults if f.id == scenario.fault), None)
+            fault = facts.fault(scenario.fault)
             if fault is None:
                 continue
             where = f"{page.page}#{section_anchor(page.text, scenario.line)}"

@@ -108,6 +108,7 @@ class Forbidden:
     """What a runnable block must not name: non-sandbox URLs, hosts and kube contexts."""
 
     needles: tuple[tuple[str, str], ...] = ()  # (text, environment name)
+    hosts: tuple[str, ...] = ()  # the host names of the URLs among the needles
     # one alternation compiled once: a pattern per needle per block cost 1.4 s per 1,000 pages
     _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -124,6 +125,7 @@ class Forbidden:
         if facts is None:
             return cls()
         needles: list[tuple[str, str]] = []
+        hosts: list[str] = []
         for name, env in facts.remote_environments.items():
             for url in env.urls:
                 url = url.rstrip("/")
@@ -131,14 +133,10 @@ class Forbidden:
                 host = urlparse(url).hostname
                 if host:
                     needles.append((host, name))
+                    hosts.append(host)
             if env.kube_context:
                 needles.append((env.kube_context, name))
-        return cls(tuple(dict.fromkeys(needles)))
-
-    def hosts(self) -> list[str]:
-        """The host names among the needles (URLs and kube contexts left out)."""
-        return [n for n, _ in self.needles
-                if "/" not in n and ":" not in n and "." in n and " " not in n]
+        return cls(tuple(dict.fromkeys(needles)), tuple(dict.fromkeys(hosts)))
 
     def find(self, text: str) -> tuple[str, str] | None:
         """(needle, environment) of the first forbidden target `text` names, else None."""
@@ -157,7 +155,7 @@ class Confinement:
 
     @classmethod
     def for_run(cls, engine: Engine, forbidden: Forbidden, run_dir: Path) -> Confinement:
-        hosts = forbidden.hosts()
+        hosts = forbidden.hosts
         if os.geteuid() != 0 or not hosts:
             return cls(engine)
         path = run_dir / "hosts"

@@ -198,7 +198,8 @@ class PageRun:
     def _run_in_scenario(self, step: Step, plan: ScenarioPlan) -> BlockResult:
         if self.active is None:
             assert self.facts is not None, "a scenario needs the facts (faults.yml)"
-            fault = next(f for f in self.facts.faults if f.id == plan.fault)
+            fault = self.facts.fault(plan.fault)
+            assert fault is not None, f"planning checks fault {plan.fault} exists"
             self.active = ScenarioRun(plan, fault, self.facts.scenarios, self.session)
             self.diagnosed = False
             if self.failed_at is not None:
