@@ -137,13 +137,14 @@ class Verification:
 
     def page(self, page: PagePlan) -> PageRun:
         """A page's shell session; every result it produces is recorded here."""
+        assert self.confinement is not None, "start() the verification first"
         page_run = PageRun(
             page.page,
             self.run_dir,
             self.env,
             self.plan.forbidden,
+            self.confinement,
             on_result=self.record,
-            confinement=self.confinement,
             scenarios=page.scenarios,
             facts=self.plan.facts,
             on_scenario=self.record_scenario,

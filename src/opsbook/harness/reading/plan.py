@@ -81,16 +81,15 @@ def plan_scenarios(
     """Runbook sections proven against a fault: consecutive steps marked with the same
     `scenario=`, diagnosis first. `faults`: the fault ids of the facts (None: not checked)."""
     groups: list[list[Step]] = []
+    previous: str | None = None  # the fault of the step just before, if any
     for step in steps:
         fault = step.classification.scenario
-        if fault is None:
-            continue
-        if groups and groups[-1][-1].classification.scenario == fault and (
-            steps.index(groups[-1][-1]) == steps.index(step) - 1
-        ):
-            groups[-1].append(step)
-        else:
-            groups.append([step])
+        if fault is not None:
+            if fault == previous:
+                groups[-1].append(step)
+            else:
+                groups.append([step])
+        previous = fault
     plans: list[ScenarioPlan] = []
     seen: set[str] = set()
     for group in groups:

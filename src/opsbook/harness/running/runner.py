@@ -163,8 +163,8 @@ class PageRun:
         run_dir: Path,
         env: dict[str, str],
         forbidden: Forbidden,
+        confinement: Confinement,
         on_result: Callable[[BlockResult], None] | None = None,
-        confinement: Confinement | None = None,
         scenarios: Sequence[ScenarioPlan] = (),
         facts: Facts | None = None,
         on_scenario: Callable[[ScenarioResult], None] | None = None,
@@ -175,13 +175,11 @@ class PageRun:
         self.on_result = on_result
         self.on_scenario = on_scenario
         self.failed_at: str | None = None
-        self.containers = containers.snapshot(env)
-        self.removed: list[str] = []  # containers started by the page outside the sandbox
+        self.containers = containers.snapshot(env)  # those a page starts are removed at close
         self.closed = False
         self.facts = facts
         self.scenario_of = {step_id: plan for plan in scenarios for step_id in plan.steps}
         self.active: ScenarioRun | None = None
-        self.diagnosed = False
 
     def run(self, step: Step) -> BlockResult:
         plan = self.scenario_of.get(step.id)
@@ -201,7 +199,6 @@ class PageRun:
             fault = self.facts.fault(plan.fault)
             assert fault is not None, f"planning checks fault {plan.fault} exists"
             self.active = ScenarioRun(plan, fault, self.facts.scenarios, self.session)
-            self.diagnosed = False
             if self.failed_at is not None:
                 self.active.fail(f"not run: {self.failed_at} failed before it")
             else:
@@ -212,8 +209,7 @@ class PageRun:
         scenario = self.active
         if scenario.result.message:  # failed already: run nothing more of it
             return self._run(step)
-        if step.classification.phase == "mitigation" and not self.diagnosed:
-            self.diagnosed = True
+        if step.classification.phase == "mitigation" and not scenario.diagnosed:
             try:
                 scenario.end_diagnosis()
             except ScenarioFailed as exc:
@@ -225,8 +221,7 @@ class PageRun:
             scenario.saw_diagnosis(res.output)
         if step.id == plan.steps[-1] and res.status == "passed":
             try:
-                if not self.diagnosed:  # a runbook with no mitigation blocks
-                    self.diagnosed = True
+                if not scenario.diagnosed:  # a runbook with no mitigation blocks
                     scenario.end_diagnosis()
                 else:
                     scenario.end_mitigation()
@@ -277,7 +272,7 @@ class PageRun:
         with deferred_signals():
             self._finish_scenario()  # a page stopped mid-scenario still restores
             self.session.close()
-            self.removed = containers.remove_new(self.session.env, self.containers)
+            containers.remove_new(self.session.env, self.containers)
 
     def __enter__(self) -> PageRun:
         return self

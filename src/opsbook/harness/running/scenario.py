@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import re
 import time
-from collections.abc import Callable
 
 from opsbook.facts.durations import duration_ms
 from opsbook.facts.model import Fault, Scenarios
@@ -38,13 +37,12 @@ class ScenarioRun:
         fault: Fault,
         config: Scenarios,
         session: PageSession,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.plan = plan
         self.fault = fault
         self.config = config
         self.session = session
-        self.clock = clock
+        self.diagnosed = False  # end_diagnosis ran (or was tried): the mitigation may follow
         self.result = ScenarioResult(plan.page, plan.line, fault.id, alerts=list(fault.alerts))
         self.diagnosis_output: list[str] = []
         self.state_before = ""
@@ -83,7 +81,7 @@ class ScenarioRun:
         self._wait_for_baseline()
         wall = time.time() - 1  # receiver timestamps are wall-clock seconds
         self._shell(f"injecting {self.fault.id}", self.fault.inject)
-        started = self.clock()
+        started = time.monotonic()
         deadline = started + duration_ms(self.config.fire_timeout) / 1000
         want = set(self.fault.alerts)
         firing: set[str] = set()
@@ -93,7 +91,7 @@ class ScenarioRun:
             delivered = self._delivered(wall) if firing >= want else set()
             if firing >= want and delivered >= want:
                 break
-            if self.clock() > deadline:
+            if time.monotonic() > deadline:
                 missing = sorted((want - firing) | (want - delivered))
                 self.result.fired = sorted(firing & delivered)
                 raise ScenarioFailed(
@@ -102,15 +100,15 @@ class ScenarioRun:
                 )
             time.sleep(POLL)
         self.result.fired = sorted(want)
-        self.result.seconds_to_fire = round(self.clock() - started, 1)
+        self.result.seconds_to_fire = round(time.monotonic() - started, 1)
         self.state_before = self._shell("the state probe", self.config.state)
 
     def _wait_for_baseline(self) -> None:
         """None of the fault's alerts may be pending or firing before the injection: one
         left firing by an earlier drill would never be notified again (Alertmanager
         repeats only after its repeat interval), and would prove nothing about this fault."""
-        deadline = self.clock() + duration_ms(self.config.recover_timeout) / 1000
-        while (left := self._firing()) and self.clock() <= deadline:
+        deadline = time.monotonic() + duration_ms(self.config.recover_timeout) / 1000
+        while (left := self._firing()) and time.monotonic() <= deadline:
             time.sleep(POLL)
         if left:
             raise ScenarioFailed(
@@ -124,6 +122,7 @@ class ScenarioRun:
 
     def end_diagnosis(self) -> None:
         """After the last diagnosis block: it showed the fault and changed nothing."""
+        self.diagnosed = True
         shown = "\n".join(self.diagnosis_output)
         self.result.diagnosis_showed = bool(re.search(self.fault.signature, shown))
         after = self._shell("the state probe", self.config.state)
@@ -138,14 +137,14 @@ class ScenarioRun:
                 "the diagnosis changed the sandbox (on-call must be able to paste it "
                 f"safely):\n{_diff(self.state_before, after)}"
             )
-        self.mitigation_started = self.clock()
+        self.mitigation_started = time.monotonic()
 
     def end_mitigation(self) -> None:
         """After the last mitigation block: every alert of the fault resolves."""
         self.result.mitigated = True
-        started = self.mitigation_started or self.clock()
-        deadline = self.clock() + duration_ms(self.config.recover_timeout) / 1000
-        while (left := self._firing()) and self.clock() <= deadline:
+        started = self.mitigation_started or time.monotonic()
+        deadline = time.monotonic() + duration_ms(self.config.recover_timeout) / 1000
+        while (left := self._firing()) and time.monotonic() <= deadline:
             time.sleep(POLL)
         if left:
             raise ScenarioFailed(
@@ -153,7 +152,7 @@ class ScenarioRun:
                 f"{self.config.recover_timeout}: {', '.join(f'{n} ({s})' for n, s in left.items())}"
             )
         self.result.recovered = True
-        self.result.seconds_to_mitigate = round(self.clock() - started, 1)
+        self.result.seconds_to_mitigate = round(time.monotonic() - started, 1)
 
     def restore(self) -> None:
         """Put the sandbox back, whatever happened; idempotent."""

@@ -33,7 +33,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from opsbook.engine import current_engine
 from opsbook.harness.running import processes
 from opsbook.harness.running.isolation import Confinement
 from opsbook.harness.running.output import read_split
@@ -133,7 +132,7 @@ class PageSession:
         page: str,
         run_dir: Path,
         env: dict[str, str],
-        confinement: Confinement | None = None,
+        confinement: Confinement,
     ) -> None:
         slug = page.replace("/", "__").replace(".", "_")
         # Scripts and output files live where only the harness writes (the block cannot
@@ -144,7 +143,7 @@ class PageSession:
         self.workdir = run_dir / "work" / slug
         self.shared.mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.confinement = confinement or Confinement(current_engine())
+        self.confinement = confinement
         self.env = dict(env)
         self.token = f"opsbook-{uuid.uuid4().hex}"
         self.state = self.shared / "state-0.sh"
