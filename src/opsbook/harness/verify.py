@@ -97,7 +97,7 @@ class Verification:
     def start(self) -> None:
         engine = current_engine()
         parent = _run_parent(engine)
-        _sweep_abandoned(Path(parent or tempfile.gettempdir()))
+        _sweep_abandoned(parent)
         self._tmp = tempfile.TemporaryDirectory(prefix=RUN_PREFIX, dir=parent)
         (self.run_dir / OWNER_FILE).write_text(str(os.getpid()))
         self.results.isolation = engine.label
@@ -185,9 +185,11 @@ def _sweep_abandoned(parent: Path) -> None:
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _run_parent(engine: Engine) -> str | None:
+def _run_parent(engine: Engine) -> Path:
     """Where a run's temp dir goes: the usual temp dir, or one the runner can reach."""
-    return str(runner_reachable_tmp()) if engine.isolation == "rootless" else None
+    if engine.isolation == "rootless":
+        return runner_reachable_tmp()
+    return Path(tempfile.gettempdir())
 
 
 @contextmanager

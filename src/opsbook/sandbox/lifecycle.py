@@ -102,9 +102,9 @@ def build_images(
 ) -> None:
     """Build what is stale: every service image, plus the other app releases (cheap:
     they share every layer but the last), so deploy and rollback drills start at once."""
-    env = compose_environment(project, facts)
     ensure_wheelhouse(project.sandbox_dir / "app", progress)
     stage_sandbox(project)  # the wheels are part of the build context
+    env = compose_environment(project, facts)
     _ensure_base_image(project, env, progress)
     log_path = project.state_dir / "sandbox-build.log"
     project.state_dir.mkdir(exist_ok=True)
@@ -164,11 +164,12 @@ def up(project: Project, facts: Facts, *, build: bool = True, progress: Progress
     docker.require_docker()
     check_ports(project, facts)
     env = compose_environment(project, facts)
-    stage_sandbox(project)
     finished = False
     try:
         if build:
-            build_images(project, facts, progress)
+            build_images(project, facts, progress)  # stages the sandbox's files too
+        else:
+            stage_sandbox(project)
         progress("starting services, waiting for their healthchecks")
         start = time.monotonic()
         done = docker.run(
