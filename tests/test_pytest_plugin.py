@@ -65,3 +65,18 @@ def test_failing_block_reports_page_line_and_blocks_the_rest(project_copy: Proje
     assert done.returncode == 1
     assert "f.md:5: exited 1 (expected 0): false" in done.stdout, done.stdout
     assert "1 failed, 1 skipped" in done.stdout, done.stdout
+
+
+def test_each_scenario_is_one_item(project_copy: Project) -> None:
+    done = _pytest(project_copy, "--opsbook-page", "troubleshooting.md", "--collect-only", "-q")
+    assert done.returncode == 0, done.stdout + done.stderr
+    items = [line.rsplit("::", 1)[-1] for line in done.stdout.splitlines() if "::" in line]
+    scenarios = [i for i in items if "#" in i]
+    assert "troubleshooting.md#high-error-rate" in scenarios
+    assert "troubleshooting.md#api-not-ready" in scenarios
+    assert len(scenarios) == len(set(scenarios)) >= 11
+    # a scenario's blocks are not items of their own; the blocks outside them are
+    blocks = [i for i in items if "#" not in i]
+    assert blocks, items
+    text = (project_copy.docs_dir / "troubleshooting.md").read_text()
+    assert text.count("scenario=") > len(scenarios)  # several blocks per scenario

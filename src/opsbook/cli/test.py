@@ -9,10 +9,15 @@ import click
 
 from opsbook.cli.context import AppContext, pass_app
 from opsbook.errors import OpsbookError
-from opsbook.harness.model import FAILED_STATUSES, BlockResult, PagePlan, ScenarioResult
+from opsbook.harness.model import BlockResult, PagePlan, ScenarioResult
 
-MARKS = {"passed": "ok", "skipped": "skip", "failed": "FAIL", "blocked": "blocked",
-         "refused": "REFUSED"}
+MARKS = {
+    "passed": "ok",
+    "skipped": "skip",
+    "failed": "FAIL",
+    "blocked": "blocked",
+    "refused": "REFUSED",
+}
 
 
 def _page(page: PagePlan) -> None:
@@ -24,10 +29,12 @@ def _scenario(res: ScenarioResult) -> None:
         fired = (
             f"{', '.join(res.fired)} fired after {res.seconds_to_fire:g}s, " if res.fired else ""
         )
-        click.echo(
-            f"  PROVEN   {res.id}: {fired}diagnosis showed it, mitigation cleared it in "
-            f"{res.seconds_to_mitigate or 0:g}s"
+        cleared = (
+            f"mitigation cleared it in {res.seconds_to_mitigate or 0:g}s"
+            if res.mitigated
+            else "no mitigation on this section"
         )
+        click.echo(f"  PROVEN   {res.id}: {fired}diagnosis showed it, {cleared}")
     else:
         click.echo(f"  NOT PROVEN {res.id}: {res.message}")
 
@@ -102,7 +109,7 @@ def test(app: AppContext, update: bool, no_sandbox: bool, pages: tuple[str, ...]
         for p in plan.pages:
             for msg in update_page(p, results.for_page(p.page), project.docs_dir / p.page):
                 click.echo(msg)
-    if any(b.status in FAILED_STATUSES for b in results.blocks) or any(
-        s.status != "passed" for s in results.scenarios
-    ):
+    for unclean in results.cleanup:
+        click.echo(f"UNCLEAN  {unclean.page}: {unclean.message}", err=True)
+    if results.failed:
         sys.exit(1)

@@ -243,6 +243,14 @@ class ScenarioResult:
         return f"{self.page}:{self.line}:{self.fault}"
 
 
+@dataclass
+class CleanupFailure:
+    """A page that left the sandbox unlike its baseline (results.json `cleanup`)."""
+
+    page: str
+    message: str  # what differed, as a diff of the baseline probe's output
+
+
 RunState = Literal["running", "complete", "interrupted"]
 
 
@@ -257,9 +265,19 @@ class RunResults:
     state: RunState = "running"
     isolation: str = ""  # how blocks ran: "rootless, as opsbook-runner", "unisolated, as root"
     scenarios: list[ScenarioResult] = field(default_factory=list)
+    cleanup: list[CleanupFailure] = field(default_factory=list)
 
     def for_page(self, page: str) -> list[BlockResult]:
         return [b for b in self.blocks if b.page == page]
+
+    @property
+    def failed(self) -> bool:
+        """Any block failed, refused or blocked, any scenario not proven, any page unclean."""
+        return (
+            any(b.status in FAILED_STATUSES for b in self.blocks)
+            or any(s.status != "passed" for s in self.scenarios)
+            or bool(self.cleanup)
+        )
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

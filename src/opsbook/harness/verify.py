@@ -30,9 +30,16 @@ from typing import Protocol
 
 from opsbook.engine import Engine, current_engine, runner_reachable_tmp
 from opsbook.facts import Facts
-from opsbook.harness.model import BlockResult, PagePlan, RunResults, ScenarioResult
+from opsbook.harness.model import (
+    BlockResult,
+    CleanupFailure,
+    PagePlan,
+    RunResults,
+    ScenarioResult,
+)
 from opsbook.harness.reading.plan import Plan
 from opsbook.harness.reporting import results as results_file
+from opsbook.harness.running.cleanup import CleanupCheck
 from opsbook.harness.running.isolation import Confinement, scrubbed_env
 from opsbook.harness.running.runner import PageRun
 from opsbook.project import Project
@@ -77,6 +84,7 @@ class Verification:
         commit_root: Path | None = None,  # the git checkout the results name
         progress: Progress | None = None,
         on_scenario: Callable[[ScenarioResult], None] | None = None,
+        check_cleanup: bool = False,  # after each page, compare with the baseline (facts)
     ) -> None:
         self.plan = plan
         self.on_scenario = on_scenario
@@ -88,6 +96,8 @@ class Verification:
         self.env: dict[str, str] = {}
         self.open_pages: list[PageRun] = []
         self.confinement: Confinement | None = None
+        facts = plan.facts
+        self.cleanup = CleanupCheck(facts.scenarios) if check_cleanup and facts else None
 
     @property
     def run_dir(self) -> Path:
@@ -113,7 +123,7 @@ class Verification:
         run's temp dir. Ctrl-C and SIGTERM wait until this is done."""
         with deferred_signals(redeliver=not interrupted):
             for page_run in self.open_pages:
-                page_run.close()
+                page_run.close(check=not interrupted)
             self.open_pages.clear()
             self.results.state = "interrupted" if interrupted else "complete"
             try:
@@ -148,6 +158,8 @@ class Verification:
             scenarios=page.scenarios,
             facts=self.plan.facts,
             on_scenario=self.record_scenario,
+            cleanup=self.cleanup,
+            on_unclean=self.record_cleanup,
         )
         self.open_pages = [p for p in self.open_pages if not p.closed] + [page_run]
         return page_run
@@ -163,6 +175,10 @@ class Verification:
         self._write()
         if self.on_scenario is not None:
             self.on_scenario(res)
+
+    def record_cleanup(self, res: CleanupFailure) -> None:
+        self.results.cleanup.append(res)
+        self._write()
 
     def _write(self) -> None:
         if self.state_dir is not None:
@@ -219,12 +235,15 @@ def verify(
     progress: Progress | None = None,
     on_page: PageStart | None = None,
     on_scenario: Callable[[ScenarioResult], None] | None = None,
+    check_cleanup: bool | None = None,
 ) -> RunResults:
     """Run every step of every page in `plan`; return (and write) the results.
 
     `target` defaults to the project's sandbox when the plan read the project's facts;
     `manage_target` brings it up before and down after. Results go to the project's
     `.opsbook/results.json` unless `write_results` is false (or there is no project).
+    `check_cleanup` (default: when there is a target) compares the sandbox with its
+    baseline after every page (running/cleanup.py).
     """
     if target is None and project is not None and plan.facts is not None:
         target = default_target(project, plan.facts)
@@ -239,6 +258,7 @@ def verify(
             commit_root=project.root if project is not None else None,
             progress=progress,
             on_scenario=on_scenario,
+            check_cleanup=target is not None if check_cleanup is None else check_cleanup,
         ) as run,
     ):
         for page in plan.pages:

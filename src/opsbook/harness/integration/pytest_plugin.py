@@ -2,8 +2,11 @@
 
     mkdocs.yml (SiteFile)
       deployment.md (PageCollector)    setup: open the page's shell session
-        deployment.md:74 (BlockItem)   teardown: close it, kill what its blocks left running
-        ...
+        deployment.md:74 (BlockItem)   teardown: close it, check the sandbox is back at
+        ...                            its baseline, kill what its blocks left running
+      troubleshooting.md (PageCollector)
+        troubleshooting.md#high-error-rate (ScenarioItem)   a section proven against its
+        ...                                                 fault: its blocks, one item
 
 Item ids are `page.md:LINE` (the rendered page's line, as `opsbook blocks list` shows).
 pytest's collector tree owns each page's lifetime, as it does for doctest modules: the
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from opsbook.harness.model import BlockResult, PagePlan, Step
+from opsbook.harness.model import BlockResult, PagePlan, ScenarioPlan, ScenarioResult, Step
 from opsbook.signals import terminate_as_interrupt
 
 if TYPE_CHECKING:  # the harness and the sandbox are imported only when asked for
@@ -121,6 +124,7 @@ class OpsbookSession:
                 environment=environment,
                 state_dir=self.project.state_dir,
                 commit_root=self.project.root,
+                check_cleanup=True,
             )
             self._run.start()
         return self._run
@@ -162,17 +166,35 @@ class PageCollector(pytest.Collector):
         self.plan = plan
         self.run: PageRun | None = None
 
-    def collect(self) -> Iterator[BlockItem]:
+    def collect(self) -> Iterator[BlockItem | ScenarioItem]:
+        """A block per item, except a scenario's blocks: one item runs them all, because
+        they prove one thing together (fault -> alert -> diagnosis -> mitigation)."""
+        from opsbook.harness.inventory import section_anchor
+
+        scenario_of = {sid: sc for sc in self.plan.scenarios for sid in sc.steps}
+        by_id = {step.id: step for step in self.plan.steps}
         for step in self.plan.steps:
-            yield BlockItem.from_parent(self, name=step.id, step=step)
+            scenario = scenario_of.get(step.id)
+            if scenario is None:
+                yield BlockItem.from_parent(self, name=step.id, step=step)
+            elif step.id == scenario.steps[0]:
+                anchor = section_anchor(self.plan.text, scenario.line)
+                yield ScenarioItem.from_parent(
+                    self,
+                    name=f"{self.plan.page}#{anchor}",
+                    scenario=scenario,
+                    steps=[by_id[sid] for sid in scenario.steps],
+                )
 
     def setup(self) -> None:
         self.run = self.config.stash[SESSION_KEY].verification().page(self.plan)
 
     def teardown(self) -> None:
         if self.run is not None:
-            self.run.close()
-            self.run = None
+            run, self.run = self.run, None
+            run.close()
+            if run.unclean is not None:
+                pytest.fail(f"{run.page}: {run.unclean.message}", pytrace=False)
 
 
 class BlockItem(pytest.Item):
@@ -206,6 +228,47 @@ class BlockItem(pytest.Item):
 
     def reportinfo(self) -> tuple[str, int, str]:
         return self.step.block.page, self.step.block.line - 1, self.step.id
+
+
+class ScenarioFailure(Exception):
+    def __init__(self, res: ScenarioResult, block: BlockResult | None) -> None:
+        super().__init__(res.message)
+        self.res = res
+        self.block = block
+
+
+class ScenarioItem(pytest.Item):
+    """A runbook section proven against its fault: its blocks run in order while the
+    fault is injected; the item passes only when the whole scenario does."""
+
+    def __init__(self, *, scenario: ScenarioPlan, steps: list[Step], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.scenario = scenario
+        self.steps = steps
+
+    def runtest(self) -> None:
+        assert isinstance(self.parent, PageCollector) and self.parent.run is not None
+        run = self.parent.run
+        results = [run.run(step) for step in self.steps]
+        res = run.finished.get(self.scenario.id)
+        assert res is not None, f"scenario {self.scenario.id} did not finish"
+        if res.status != "passed":
+            first = next((r for r in results if r.status not in ("passed", "skipped")), None)
+            raise ScenarioFailure(res, first)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, ScenarioFailure):
+            res, block = excinfo.value.res, excinfo.value.block
+            parts = [f"not proven against fault {res.fault}: {res.message}"]
+            if block is not None and block.message != res.message:
+                parts += ["", f"{block.id}: {block.message}"]
+                if block.diff:
+                    parts += ["", block.diff]
+            return "\n".join(parts)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[str, int, str]:
+        return self.scenario.page, self.scenario.line - 1, self.name
 
 
 @pytest.fixture(scope="session")

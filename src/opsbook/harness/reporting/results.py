@@ -8,7 +8,7 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-from opsbook.harness.model import BlockResult, RunResults, ScenarioResult
+from opsbook.harness.model import BlockResult, CleanupFailure, RunResults, ScenarioResult
 
 FILE = "results.json"
 _KEEP = {f.name for f in fields(BlockResult)} - {"output", "outputs"}
@@ -50,6 +50,7 @@ def write(results: RunResults, state_dir: Path) -> Path:
             for b in results.blocks
         ],
         "scenarios": [asdict(s) for s in results.scenarios],
+        "cleanup": [asdict(c) for c in results.cleanup],
     }
     # write-then-rename: a reader (the site build) never sees half a file
     tmp = path.with_suffix(".tmp")
@@ -76,4 +77,5 @@ def read(state_dir: Path) -> RunResults | None:
             ScenarioResult(**{k: v for k, v in s.items() if k in _SCENARIO})
             for s in data.get("scenarios", [])
         ],
+        cleanup=[CleanupFailure(c["page"], c["message"]) for c in data.get("cleanup", [])],
     )

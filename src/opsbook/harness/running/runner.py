@@ -15,8 +15,16 @@ from pathlib import Path
 
 from opsbook.facts import Facts
 from opsbook.harness.deciding import expect
-from opsbook.harness.model import BlockResult, ScenarioPlan, ScenarioResult, Status, Step
+from opsbook.harness.model import (
+    BlockResult,
+    CleanupFailure,
+    ScenarioPlan,
+    ScenarioResult,
+    Status,
+    Step,
+)
 from opsbook.harness.running import containers
+from opsbook.harness.running.cleanup import CleanupCheck
 from opsbook.harness.running.isolation import Confinement, Forbidden
 from opsbook.harness.running.scenario import ScenarioFailed, ScenarioRun
 from opsbook.harness.running.session import Attempt, PageSession
@@ -168,9 +176,14 @@ class PageRun:
         scenarios: Sequence[ScenarioPlan] = (),
         facts: Facts | None = None,
         on_scenario: Callable[[ScenarioResult], None] | None = None,
+        cleanup: CleanupCheck | None = None,
+        on_unclean: Callable[[CleanupFailure], None] | None = None,
     ) -> None:
         self.page = page
         self.session = PageSession(page, run_dir, env, confinement)
+        self.cleanup = cleanup
+        self.on_unclean = on_unclean
+        self.unclean: CleanupFailure | None = None  # what the cleanup check found at close
         self.forbidden = forbidden
         self.on_result = on_result
         self.on_scenario = on_scenario
@@ -180,8 +193,14 @@ class PageRun:
         self.facts = facts
         self.scenario_of = {step_id: plan for plan in scenarios for step_id in plan.steps}
         self.active: ScenarioRun | None = None
+        self.finished: dict[str, ScenarioResult] = {}  # ScenarioPlan.id -> its result
+        self.started = False
 
     def run(self, step: Step) -> BlockResult:
+        if not self.started:
+            self.started = True
+            if self.cleanup is not None:
+                self.cleanup.before_page(self.session)
         plan = self.scenario_of.get(step.id)
         if self.active is not None and self.active.plan is not plan:
             self._finish_scenario()
@@ -248,6 +267,7 @@ class PageRun:
         if self.failed_at is not None and not scenario.result.message:
             scenario.fail(f"not proven: {self.failed_at} failed")
         scenario.succeed()
+        self.finished[scenario.plan.id] = scenario.result
         if self.on_scenario is not None:
             self.on_scenario(scenario.result)
 
@@ -264,13 +284,19 @@ class PageRun:
             self.failed_at = step.id
         return res
 
-    def close(self) -> None:
-        """End the page: its processes killed, its stray containers removed. Signals wait."""
+    def close(self, check: bool = True) -> None:
+        """End the page: the cleanup check (unless `check` is false: an interrupted run),
+        its processes killed, its stray containers removed. Signals wait."""
         if self.closed:
             return
         self.closed = True
         with deferred_signals():
             self._finish_scenario()  # a page stopped mid-scenario still restores
+            checked = check and self.cleanup is not None and self.started
+            if checked and (message := self.cleanup.after_page(self.session)):
+                self.unclean = CleanupFailure(self.page, message)
+                if self.on_unclean is not None:
+                    self.on_unclean(self.unclean)
             self.session.close()
             containers.remove_new(self.session.env, self.containers)
 

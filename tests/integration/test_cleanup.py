@@ -1,0 +1,58 @@
+"""The cleanup check against the real sandbox: after every page the sandbox must be back at
+its baseline (facts/faults.yml `scenarios.baseline`). A page that leaves a container
+running, or a fault switch on, fails the run with a diff naming it, and the next page
+starts from the baseline all the same."""
+
+from __future__ import annotations
+
+import pytest
+
+from opsbook.harness.reading.plan import Plan, read_page
+from opsbook.harness.running.isolation import Forbidden
+from opsbook.harness.verify import verify
+
+pytestmark = pytest.mark.integration
+
+SWITCH = 'curl -fsS "http://127.0.0.1:$API_PORT/admin/fault"'
+
+
+def run_pages(sandbox, pages: dict[str, str]):
+    forbidden = Forbidden.from_facts(sandbox.facts)
+    plans = [read_page(name, text, forbidden) for name, text in pages.items()]
+    try:
+        return verify(
+            Plan(plans, forbidden, sandbox.facts), project=sandbox.project, write_results=False
+        )
+    finally:
+        sandbox.ensure_healthy()
+
+
+def test_a_leftover_container_and_a_fault_left_on_are_caught(sandbox) -> None:
+    results = run_pages(sandbox, {
+        "container.md": (
+            "```bash\ndocker run -d --name opsbook-leftover --network none "
+            "debian:bookworm-slim sleep 300\n```\n"
+        ),
+        "fault.md": (
+            "```bash\ncurl -fsS -X POST \"http://127.0.0.1:$API_PORT/admin/fault\" "
+            "-H 'content-type: application/json' -d '{\"error_rate\": 0.1}'\n```\n"
+        ),
+        "after.md": f"```bash\n{SWITCH} | grep -q '\"error_rate\":0.0'\n```\n",
+    })
+    unclean = {c.page: c.message for c in results.cleanup}
+    assert set(unclean) == {"container.md", "fault.md"}, unclean
+    assert "+container opsbook-leftover" in unclean["container.md"]
+    assert '"error_rate":0.1' in unclean["fault.md"]
+    assert "reset did not" not in unclean["fault.md"]
+    # the page after them started from the baseline: switch clear, no leftover
+    assert [b.status for b in results.blocks] == ["passed"] * 3
+    assert results.failed
+    names = sandbox.compose("ps", "--all", "--format", "{{.Name}}").stdout
+    assert "opsbook-leftover" not in names
+
+
+def test_a_page_that_restores_what_it_changed_is_clean(sandbox) -> None:
+    results = run_pages(sandbox, {
+        "restart.md": "```bash\ndocker compose restart worker\n```\n",
+    })
+    assert results.cleanup == [], results.cleanup[0].message
