@@ -35,6 +35,8 @@ from opsbook.alerts.rules import alert_rows
 from opsbook.errors import OpsbookError
 from opsbook.facts import Facts, load_facts
 from opsbook.facts.durations import duration_seconds, human_duration
+from opsbook.harness.model import RunResults
+from opsbook.harness.reporting.coverage import coverage
 from opsbook.project import Project, display_path
 
 SYNTAX: dict[str, str] = {
@@ -53,9 +55,12 @@ class RenderError(OpsbookError):
 class Renderer:
     """Renders pages of one project with one set of facts. Cheap to create per build."""
 
-    def __init__(self, project: Project, facts: Facts) -> None:
+    def __init__(
+        self, project: Project, facts: Facts, results: RunResults | None = None
+    ) -> None:
         self.project = project
         self.facts = facts
+        self.results = results  # the last verification run, for the coverage page
         # docs/ first so pages are found by their path relative to docs/; the project
         # root second so snippets are included as "snippets/<name>".
         self.env = ImmutableSandboxedEnvironment(
@@ -90,6 +95,8 @@ class Renderer:
             "snippet": _snippet,
             # the alerts exactly as the generated Prometheus rules define them
             "alerts": alert_rows(f),
+            # faults x alerts x runbooks with the last run's proofs (no run: all "not run")
+            "coverage": coverage(f, self.results),
         }
 
     def pages(self) -> list[str]:

@@ -22,9 +22,6 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-CPU_DEADLINE = 420  # rate(...[5m]) of one busy core reaches 90 % after ~4.6 min
-
-
 @pytest.fixture(autouse=True)
 def baseline(sandbox):
     """Start from a healthy sandbox with the switch clear; leave it that way."""
@@ -114,7 +111,8 @@ def test_error_rate_crosses_critical_and_clears(sandbox) -> None:
 
 def test_latency_p95_and_p99_cross_critical_and_clear(sandbox) -> None:
     p95, p99 = _threshold(sandbox, "latency_p95"), _threshold(sandbox, "latency_p99")
-    url = f"/api/v1/jobs/{uuid.uuid4()}"
+    # a job that exists: reads of it are cache hits, so this drill moves no other alert
+    url = f"/api/v1/jobs/{_completed_job(sandbox)['id']}"
     route = 'method="GET",route="/api/v1/jobs/{job_id}"'
     slow_ones = f'http_request_duration_seconds_bucket{{le="8.0",{route}}}'  # (4 s, 8 s]
     before = _metric(sandbox, "api", slow_ones)
@@ -124,7 +122,7 @@ def test_latency_p95_and_p99_cross_critical_and_clear(sandbox) -> None:
         def slow():  # 10 requests at once, 5 s each, until both quantiles are over
             with ThreadPoolExecutor(10) as pool:
                 codes = list(pool.map(lambda _: sandbox.request("api", url)[0], range(10)))
-            assert codes == [404] * 10, codes
+            assert codes == [200] * 10, codes
             v95, v99 = _prom(sandbox, p95.query), _prom(sandbox, p99.query)
             seen = _scraped(sandbox, f'{slow_ones[:-1]},job="api"}}', before + 10)
             return seen and _above(v95, p95.critical) and _above(v99, p99.critical) and (v95, v99)
@@ -135,7 +133,7 @@ def test_latency_p95_and_p99_cross_critical_and_clear(sandbox) -> None:
     bucket = f'http_request_duration_seconds_bucket{{le="0.5",{route}}}'
     before = _metric(sandbox, "api", bucket)
     start = time.monotonic()
-    assert sandbox.request("api", url)[0] == 404
+    assert sandbox.request("api", url)[0] == 200
     assert time.monotonic() - start < 0.5
     assert _metric(sandbox, "api", bucket) == before + 1  # observed as fast again
 
@@ -162,22 +160,17 @@ def test_memory_crosses_critical_and_clears(sandbox) -> None:
     sandbox.wait_for(f"api memory back under {t.normal} %", normal, timeout=30, every=1)
 
 
-def test_cpu_crosses_critical_and_clears(sandbox) -> None:
+def test_cpu_switch_keeps_a_core_busy_and_clears(sandbox) -> None:
+    """Seconds, not minutes: the api's own counter. Crossing the alert's 5-minute window
+    is the api-cpu scenario's job (troubleshooting.md#high-cpu)."""
     t = _threshold(sandbox, "cpu")
     cpu = "process_cpu_seconds_total"
     try:
-        start = time.monotonic()
         assert _set(sandbox, cpu_busy=True)["held"]["cpu_threads"] == 1
         used = _metric(sandbox, "api", cpu)
         time.sleep(10)
         cores = (_metric(sandbox, "api", cpu) - used) / 10
         assert cores > t.critical / 100, f"the busy thread used {cores:.2f} of a core"
-
-        def high():
-            return _above(value := _prom(sandbox, t.query, job="api"), t.critical) and value
-
-        value = sandbox.wait_for(f"api CPU above {t.critical} %", high, CPU_DEADLINE, every=10)
-        print(f"cpu: {value:.1f} % after {time.monotonic() - start:.0f} s")
     finally:
         _clear(sandbox)
     used = _metric(sandbox, "api", cpu)

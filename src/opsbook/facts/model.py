@@ -283,7 +283,13 @@ class Fault(Strict):
     alerts: list[str] = Field(default_factory=list)  # must fire (generated alert names)
     signature: str  # what the diagnosis output must show (a regular expression)
     runbook: PageAnchor  # the section proven against it
-    traffic: bool = False  # needs requests flowing to show in the metrics
+    # other sections run while it is injected (the incident page's first five minutes)
+    drills: list[PageAnchor] = Field(default_factory=list)
+    traffic: bool = False  # needs client requests flowing (scenarios.traffic) to show
+    # Windowed queries (rate over 5m, 10m) take longer to cross and to clear than the
+    # scenarios' defaults allow; such a fault states its own.
+    fire_timeout: Duration | None = None
+    recover_timeout: Duration | None = None
 
     @field_validator("signature")
     @classmethod
@@ -310,6 +316,16 @@ class Scenarios(Strict):
     firing: str
     delivered: str
     state: str
+    # After every page the sandbox must be back at its baseline: `baseline` prints what
+    # must match (services and health, containers, volumes, networks, fault switches);
+    # `reset` puts it back when a page left it otherwise, so the next page starts clean.
+    baseline: str
+    reset: str
+    settle: Duration = "30s"  # a sandbox unlike its baseline gets this long to converge
+    # Client traffic for faults that only show under load: `traffic` starts it in the
+    # background before the injection, `traffic_stop` ends it after the restore.
+    traffic: str
+    traffic_stop: str
 
 
 class Facts(Strict):
@@ -364,8 +380,9 @@ class Facts(Strict):
         for i, fault in enumerate(faults):
             if fault.id in seen:
                 raise _problem(
-                    "duplicate_fault", f"fault id {fault.id!r} is already used by "
-                    f"faults.{seen[fault.id]}", f"{i}.id",
+                    "duplicate_fault",
+                    f"fault id {fault.id!r} is already used by faults.{seen[fault.id]}",
+                    f"{i}.id",
                 )
             seen[fault.id] = i
             for k, alert in enumerate(fault.alerts):

@@ -40,8 +40,8 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
             facts = load_facts(self.project.facts_dir)
         except OpsbookError as exc:
             self._fail(exc, "the facts are invalid; nothing was built")
-        self.renderer = Renderer(self.project, facts)
         self.results = load_results(self.project) if self.config.badges else None
+        self.renderer = Renderer(self.project, facts, self.results)
         return config
 
     def on_page_read_source(self, page: Page, config: MkDocsConfig) -> str | None:

@@ -87,14 +87,17 @@ def proof(res: ScenarioResult | None, fault: str, results: RunResults) -> str:
         f"{escape(', '.join(res.fired))} fired after {res.seconds_to_fire:g} s, "
         if res.fired else ""
     )
-    cleared = "cleared it"
-    if res.seconds_to_mitigate:
-        cleared += f" in {res.seconds_to_mitigate:g} s"
     return (
         f'<span class="opsbook-badge opsbook-passed">✔ proven {when}: fault '
-        f"{escape(fault)} injected, {fired}the diagnosis showed it, the mitigation "
-        f"{cleared}</span>"
+        f"{escape(fault)} injected, {fired}the diagnosis showed it, {_cleared(res)}</span>"
     )
+
+
+def _cleared(res: ScenarioResult) -> str:
+    if not res.mitigated:  # a section that only diagnoses (the incident's first minutes)
+        return "changing nothing"
+    took = f" in {res.seconds_to_mitigate:g} s" if res.seconds_to_mitigate else ""
+    return f"the mitigation cleared it{took}"
 
 
 def annotate_page(page: str, markdown: str, results: RunResults | None) -> str:

@@ -48,10 +48,14 @@ class ScenarioRun:
         self.state_before = ""
         self.mitigation_started: float | None = None
         self.restored = False
+        self.fire_timeout = fault.fire_timeout or config.fire_timeout
+        self.recover_timeout = fault.recover_timeout or config.recover_timeout
 
     # -- hidden shell ----------------------------------------------------------------------
     def _shell(self, what: str, script: str) -> str:
-        att = self.session.run([script], PROBE_TIMEOUT)
+        # a subshell: the hidden script's variables and functions must not leak into the
+        # page's state, where the reader's next block would see them
+        att = self.session.run([f"(\n{script.rstrip()}\n)"], PROBE_TIMEOUT)
         if att.exit_code != 0:
             tail = att.output.strip().splitlines()[-3:]
             raise ScenarioFailed(f"{what} failed (exit {att.exit_code}): {' | '.join(tail)}")
@@ -80,13 +84,15 @@ class ScenarioRun:
         firing and delivered."""
         self._wait_for_baseline()
         wall = time.time() - 1  # receiver timestamps are wall-clock seconds
+        if self.fault.traffic:
+            self._shell("starting client traffic", self.config.traffic)
         self._shell(f"injecting {self.fault.id}", self.fault.inject)
         started = time.monotonic()
-        deadline = started + duration_ms(self.config.fire_timeout) / 1000
+        deadline = started + duration_ms(self.fire_timeout) / 1000
         want = set(self.fault.alerts)
         firing: set[str] = set()
         delivered: set[str] = set()
-        while True:
+        while want:  # a fault with no alerts (a dependency down) shows at once
             firing = {n for n, s in self._firing().items() if s == "firing"}
             delivered = self._delivered(wall) if firing >= want else set()
             if firing >= want and delivered >= want:
@@ -95,26 +101,26 @@ class ScenarioRun:
                 missing = sorted((want - firing) | (want - delivered))
                 self.result.fired = sorted(firing & delivered)
                 raise ScenarioFailed(
-                    f"fault {self.fault.id} injected, but within {self.config.fire_timeout} "
+                    f"fault {self.fault.id} injected, but within {self.fire_timeout} "
                     f"these alerts did not fire and reach the receiver: {', '.join(missing)}"
                 )
             time.sleep(POLL)
         self.result.fired = sorted(want)
-        self.result.seconds_to_fire = round(time.monotonic() - started, 1)
+        self.result.seconds_to_fire = round(time.monotonic() - started, 1) if want else None
         self.state_before = self._shell("the state probe", self.config.state)
 
     def _wait_for_baseline(self) -> None:
         """None of the fault's alerts may be pending or firing before the injection: one
         left firing by an earlier drill would never be notified again (Alertmanager
         repeats only after its repeat interval), and would prove nothing about this fault."""
-        deadline = time.monotonic() + duration_ms(self.config.recover_timeout) / 1000
+        deadline = time.monotonic() + duration_ms(self.recover_timeout) / 1000
         while (left := self._firing()) and time.monotonic() <= deadline:
             time.sleep(POLL)
         if left:
             raise ScenarioFailed(
                 "not at its baseline before the injection: still "
                 f"{', '.join(f'{n} ({s})' for n, s in left.items())} after "
-                f"{self.config.recover_timeout}"
+                f"{self.recover_timeout}"
             )
 
     def saw_diagnosis(self, output: str) -> None:
@@ -143,13 +149,13 @@ class ScenarioRun:
         """After the last mitigation block: every alert of the fault resolves."""
         self.result.mitigated = True
         started = self.mitigation_started or time.monotonic()
-        deadline = time.monotonic() + duration_ms(self.config.recover_timeout) / 1000
+        deadline = time.monotonic() + duration_ms(self.recover_timeout) / 1000
         while (left := self._firing()) and time.monotonic() <= deadline:
             time.sleep(POLL)
         if left:
             raise ScenarioFailed(
                 f"after the mitigation these alerts still did not resolve within "
-                f"{self.config.recover_timeout}: {', '.join(f'{n} ({s})' for n, s in left.items())}"
+                f"{self.recover_timeout}: {', '.join(f'{n} ({s})' for n, s in left.items())}"
             )
         self.result.recovered = True
         self.result.seconds_to_mitigate = round(time.monotonic() - started, 1)
@@ -159,10 +165,14 @@ class ScenarioRun:
         if self.restored:
             return
         self.restored = True
-        try:
-            self._shell(f"restoring after {self.fault.id}", self.fault.restore)
-        except ScenarioFailed as exc:
-            self.fail(str(exc))
+        steps = [(f"restoring after {self.fault.id}", self.fault.restore)]
+        if self.fault.traffic:
+            steps.append(("stopping client traffic", self.config.traffic_stop))
+        for what, script in steps:  # each runs even when the one before it failed
+            try:
+                self._shell(what, script)
+            except ScenarioFailed as exc:
+                self.fail(str(exc))
 
     def fail(self, message: str) -> None:
         self.result.status = "failed"
