@@ -102,6 +102,28 @@ def site(per_block: float) -> None:
         f"  harness overhead       : {per_block * blocks:.2f} s of {wall:.1f} s = {share:.1f} % "
         "(target < 10 %)"
     )
+    scenarios(wall)
+
+
+def scenarios(wall: float) -> None:
+    """Where a full run's time goes: each fault scenario, from results.json."""
+    from opsbook.harness.reporting.results import read
+    from opsbook.project import find_project
+
+    results = read(find_project(None).state_dir)
+    if results is None or not results.scenarios:
+        return
+    print(f"  {'scenario':<58} {'fire s':>7} {'clear s':>8} {'total s':>8}")
+    for s in results.scenarios:
+        def num(x: float | None) -> str:
+            return "-" if x is None else f"{x:.1f}"
+
+        print(
+            f"  {s.id:<58} {num(s.seconds_to_fire):>7} {num(s.seconds_to_mitigate):>8} "
+            f"{num(s.seconds):>8}  {s.status}"
+        )
+    total = sum(s.seconds or 0 for s in results.scenarios)
+    print(f"  scenarios together     : {total:.1f} s of {wall:.1f} s = {100 * total / wall:.0f} %")
 
 
 def main() -> None:

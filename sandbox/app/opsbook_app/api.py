@@ -11,7 +11,7 @@ import uuid
 from collections import deque
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
@@ -226,6 +226,20 @@ def create_job(job: JobRequest) -> dict[str, Any]:
     """Record the job as queued, then hand its id to the worker through Redis."""
     (job_id,), _ = _queue_jobs(job.kind, job.payload)
     return {"id": job_id, "kind": job.kind, "status": "queued"}
+
+
+@app.get("/api/v1/jobs")
+def recent_jobs(limit: int = Query(20, ge=1, le=100)) -> list[dict[str, Any]]:
+    """The most recent jobs, newest first, from PostgreSQL (what a dashboard polls)."""
+    columns = "id, kind, status, created_at, updated_at"
+    if RELEASE.writes_result:
+        columns += ", result, error"
+    with deps.engine().connect() as conn:
+        rows = conn.execute(
+            text(f"SELECT {columns} FROM jobs ORDER BY created_at DESC LIMIT :limit"),
+            {"limit": limit},
+        ).all()
+    return [_job_json(row) for row in rows]
 
 
 @app.get("/api/v1/jobs/{job_id}")

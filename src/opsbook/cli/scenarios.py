@@ -36,7 +36,12 @@ def list_(app: AppContext, as_json: bool) -> None:
             how = "never run" if last is None else last["status"]
             if last and last["status"] == "passed":
                 fired = f"fired after {last['seconds_to_fire']}s, " if last["fired"] else ""
-                how += f" ({fired}cleared in {last['seconds_to_mitigate']}s)"
+                cleared = (
+                    f"cleared in {last['seconds_to_mitigate']}s"
+                    if last["mitigated"]
+                    else "diagnosis only"
+                )
+                how += f" ({fired}{cleared})"
             where = f"{r['page']}#{r['anchor']}"
             click.echo(f"{where:<50} {r['fault']:<24} {how}")
     if plan.problems:

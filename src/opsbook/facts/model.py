@@ -285,7 +285,7 @@ class Fault(Strict):
     runbook: PageAnchor  # the section proven against it
     # other sections run while it is injected (the incident page's first five minutes)
     drills: list[PageAnchor] = Field(default_factory=list)
-    traffic: bool = False  # needs client requests flowing (scenarios.traffic) to show
+    traffic: str | None = None  # which client traffic (scenarios.traffic) it needs to show
     # Windowed queries (rate over 5m, 10m) take longer to cross and to clear than the
     # scenarios' defaults allow; such a fault states its own.
     fire_timeout: Duration | None = None
@@ -322,9 +322,9 @@ class Scenarios(Strict):
     baseline: str
     reset: str
     settle: Duration = "30s"  # a sandbox unlike its baseline gets this long to converge
-    # Client traffic for faults that only show under load: `traffic` starts it in the
-    # background before the injection, `traffic_stop` ends it after the restore.
-    traffic: str
+    # Client traffic for faults that only show under load: each named script starts it in
+    # the background before the injection, `traffic_stop` ends it after the restore.
+    traffic: dict[str, str]
     traffic_stop: str
 
 
@@ -385,6 +385,14 @@ class Facts(Strict):
                     f"{i}.id",
                 )
             seen[fault.id] = i
+            scenarios = info.data.get("scenarios")
+            if fault.traffic and scenarios is not None and fault.traffic not in scenarios.traffic:
+                raise _problem(
+                    "unknown_traffic",
+                    f"no traffic named {fault.traffic!r} in scenarios.traffic (there are: "
+                    f"{', '.join(scenarios.traffic)})",
+                    f"{i}.traffic",
+                )
             for k, alert in enumerate(fault.alerts):
                 if known is not None and alert not in known:
                     raise _problem(

@@ -236,6 +236,7 @@ class ScenarioResult:
     mitigated: bool = False  # the mitigation blocks passed
     recovered: bool = False  # every alert resolved afterwards
     seconds_to_mitigate: float | None = None  # mitigation start -> alerts resolved
+    seconds: float | None = None  # the whole scenario: baseline wait to restore done
     message: str = ""  # why it failed
 
     @property

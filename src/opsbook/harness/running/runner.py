@@ -244,6 +244,7 @@ class PageRun:
                     scenario.end_diagnosis()
                 else:
                     scenario.end_mitigation()
+                scenario.completed = True
             except ScenarioFailed as exc:
                 scenario.fail(str(exc))
                 res.status = "failed"
@@ -266,7 +267,7 @@ class PageRun:
         scenario.restore()
         if self.failed_at is not None and not scenario.result.message:
             scenario.fail(f"not proven: {self.failed_at} failed")
-        scenario.succeed()
+        scenario.conclude()
         self.finished[scenario.plan.id] = scenario.result
         if self.on_scenario is not None:
             self.on_scenario(scenario.result)

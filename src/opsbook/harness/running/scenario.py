@@ -48,6 +48,8 @@ class ScenarioRun:
         self.state_before = ""
         self.mitigation_started: float | None = None
         self.restored = False
+        self.began: float | None = None  # monotonic, when start() began
+        self.completed = False  # the last phase finished (set by the page's runner)
         self.fire_timeout = fault.fire_timeout or config.fire_timeout
         self.recover_timeout = fault.recover_timeout or config.recover_timeout
 
@@ -82,10 +84,13 @@ class ScenarioRun:
     def start(self) -> None:
         """From the baseline, inject the fault and wait until every alert it must fire is
         firing and delivered."""
+        self.began = time.monotonic()
         self._wait_for_baseline()
         wall = time.time() - 1  # receiver timestamps are wall-clock seconds
         if self.fault.traffic:
-            self._shell("starting client traffic", self.config.traffic)
+            self._shell(
+                f"starting {self.fault.traffic} traffic", self.config.traffic[self.fault.traffic]
+            )
         self._shell(f"injecting {self.fault.id}", self.fault.inject)
         started = time.monotonic()
         deadline = started + duration_ms(self.fire_timeout) / 1000
@@ -173,12 +178,18 @@ class ScenarioRun:
                 self._shell(what, script)
             except ScenarioFailed as exc:
                 self.fail(str(exc))
+        if self.began is not None:
+            self.result.seconds = round(time.monotonic() - self.began, 1)
 
     def fail(self, message: str) -> None:
         self.result.status = "failed"
         self.result.message = self.result.message or message
 
-    def succeed(self) -> None:
+    def conclude(self) -> None:
+        """Passed only if every phase ran to its end: a run stopped mid-way (Ctrl-C, a
+        cancelled job) is not a proof, even though nothing in it failed."""
+        if not self.result.message and not self.completed:
+            self.fail("not proven: stopped before the scenario finished")
         if not self.result.message:
             self.result.status = "passed"
 
