@@ -62,3 +62,14 @@ def test_searching_an_alert_name_finds_its_runbook_first(project_copy: Project, 
         titled = [d["location"] for d in docs if alert.name in d["title"]]
         page, anchor = alert.runbook.split("#")
         assert titled == [f"{page.removesuffix('.md')}/#{anchor}"], (alert.name, titled)
+
+
+def test_every_alert_is_fired_by_a_fault_and_every_troubleshooting_entry_has_one() -> None:
+    """With each scenario required to pass (its alerts firing and delivered), this makes
+    every alert appear in a passing scenario's fired alerts."""
+    fired = {a for f in FACTS.faults for a in f.alerts}
+    assert {a.name for a in alert_rows(FACTS)} <= fired
+    anchors = re.findall(r"^## .* \{ #([a-z0-9-]+) \}$", PAGES["troubleshooting.md"], re.M)
+    runbooks = {f.runbook for f in FACTS.faults}
+    assert anchors and {f"troubleshooting.md#{a}" for a in anchors} <= runbooks
+    assert len(FACTS.faults) >= 12

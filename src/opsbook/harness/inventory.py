@@ -117,6 +117,7 @@ def scenario_rows(
                         "recovered": res.recovered,
                         "seconds_to_fire": res.seconds_to_fire,
                         "seconds_to_mitigate": res.seconds_to_mitigate,
+                        "seconds": res.seconds,
                         "message": res.message,
                     },
                 }
