@@ -193,7 +193,7 @@ def _job_json(row: Any) -> dict[str, Any]:
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }
-    if RELEASE.writes_result:
+    if "result" in row._fields:
         job["result"] = row.result
         job["error"] = row.error
     return job
@@ -232,7 +232,7 @@ def create_job(job: JobRequest) -> dict[str, Any]:
 def recent_jobs(limit: int = Query(20, ge=1, le=100)) -> list[dict[str, Any]]:
     """The most recent jobs, newest first, from PostgreSQL (what a dashboard polls)."""
     columns = "id, kind, status, created_at, updated_at"
-    if RELEASE.writes_result:
+    if RELEASE.writes_result and deps.has_result_columns():
         columns += ", result, error"
     with deps.engine().connect() as conn:
         rows = conn.execute(
@@ -256,7 +256,7 @@ def get_job(job_id: uuid.UUID) -> dict[str, Any]:
         return json.loads(cached)
     CACHE.labels("miss").inc()
     columns = "id, kind, status, created_at, updated_at"
-    if RELEASE.writes_result:
+    if RELEASE.writes_result and deps.has_result_columns():
         columns += ", result, error"
     with deps.engine().connect() as conn:
         row = conn.execute(

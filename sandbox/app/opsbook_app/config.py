@@ -23,7 +23,9 @@ class Release:
 # so it starts, but never becomes ready -- exactly what a deploy runbook must catch.
 RELEASES = {
     "v1": Release("v1", schema="0001", writes_result=False),
-    "v2": Release("v2", schema="0002", writes_result=True),
+    # v2 writes results only when 0002's columns exist (expand/contract), so it also runs
+    # on 0001: the database can be rolled back under it without an outage
+    "v2": Release("v2", schema="0001", writes_result=True),
     "v3-broken": Release("v3-broken", schema="0003", writes_result=True),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 import redis
@@ -47,3 +48,33 @@ def db_connections() -> int:
             ).scalar()
             or 0
         )
+
+
+_columns: tuple[float, bool] = (0.0, False)
+
+
+def has_result_columns() -> bool:
+    """Whether jobs has the result/error/finished_at columns (revision 0002), looked up at
+    most every second. Expand/contract: a release reads and writes them only when they are
+    there, so it runs on the schema before and after its migration, and a database
+    rollback never makes the worker fail on a missing column."""
+    global _columns
+    checked, present = _columns
+    if time.monotonic() - checked > 1:
+        with engine().connect() as conn:
+            present = bool(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM information_schema.columns "
+                        "WHERE table_name = 'jobs' AND column_name = 'result'"
+                    )
+                ).scalar()
+            )
+        _columns = (time.monotonic(), present)
+    return present
+
+
+def forget_columns() -> None:
+    """A statement failed on the schema: look the columns up again before the next one."""
+    global _columns
+    _columns = (0.0, False)

@@ -1,4 +1,7 @@
-"""The worker: pops job ids from Redis, runs them, records status and result in PostgreSQL.
+"""The worker: takes job ids from Redis, runs them, records status and result in PostgreSQL.
+
+A job taken stays in the queue's processing list until its outcome is recorded
+(opsbook_app/queue.py), so a worker stopped, killed or failing to record it loses nothing.
 
 It serves /health/live and /metrics on its own port from a thread. Liveness means the
 main loop has gone round recently, so a wedged worker is restarted, not just a dead one.
@@ -16,11 +19,14 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import redis
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from opsbook_app import config, deps
 from opsbook_app.metrics import register_common
+from opsbook_app.queue import MAX_ATTEMPTS, Queue
 
 log = logging.getLogger("opsbook.worker")
 RELEASE = config.release()
@@ -28,6 +34,7 @@ PROCESSED = Counter("opsbook_jobs_processed_total", "Jobs finished", ["status"])
 register_common(RELEASE.version)
 
 POP_TIMEOUT_SECONDS = 1
+REAP_EVERY_SECONDS = 5
 STALE_AFTER_SECONDS = 30
 _last_tick = time.monotonic()
 _stopping = threading.Event()
@@ -56,11 +63,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Interrupted(Exception):
+    """The worker is stopping: the job in hand goes back to the queue, unfinished."""
+
+
 def run_job(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The work itself. `sleep` lets drills build a backlog; `fail` exercises failure."""
     if kind == "sleep":
         seconds = min(float(payload.get("seconds", 1)), 30.0)
-        time.sleep(seconds)
+        if _stopping.wait(seconds):  # a deploy's SIGTERM: give the job back, do not wait
+            raise Interrupted
         return {"slept": seconds}
     if kind == "fail":
         raise RuntimeError(payload.get("message", "job asked to fail"))
@@ -72,7 +84,9 @@ def _record(
 ) -> None:
     sets = "status = :status, updated_at = now()"
     params: dict[str, Any] = {"id": job_id, "status": status}
-    if RELEASE.writes_result and status in ("completed", "failed"):
+    # expand/contract: write the result only where the schema has its columns
+    with_result = RELEASE.writes_result and deps.has_result_columns()
+    if with_result and status in ("completed", "failed"):
         sets += ", result = CAST(:result AS jsonb), error = :error, finished_at = now()"
         params |= {"result": json.dumps(result), "error": error}
     with deps.engine().begin() as conn:
@@ -83,32 +97,53 @@ def _record(
         "status": status,
         "updated_at": datetime.now(UTC).isoformat(),
     }
-    if RELEASE.writes_result:
+    if with_result:
         cached |= {"result": result, "error": error}
     deps.cache().set(
         f"{config.CACHE_PREFIX}{job_id}", json.dumps(cached), ex=config.CACHE_TTL_SECONDS
     )
 
 
-def process(job_id: str) -> None:
+def process(q: Queue, job_id: str) -> None:
+    """Run one job taken from the queue. It is acknowledged only once its outcome is in
+    PostgreSQL; anything that stops us before that leaves it to be taken again."""
     with deps.engine().connect() as conn:
         row = conn.execute(
             text("SELECT kind, payload FROM jobs WHERE id = :id"), {"id": job_id}
         ).first()
     if row is None:
         log.warning("job %s not in the database; dropped", job_id)
+        q.ack(job_id)
+        return
+    if q.attempts(job_id) >= MAX_ATTEMPTS:  # it broke this worker every time it ran
+        error = f"gave up after {MAX_ATTEMPTS} attempts: {q.last_error(job_id) or 'unknown'}"
+        _record(job_id, row.kind, "failed", error=error)
+        PROCESSED.labels("failed").inc()
+        q.ack(job_id)
+        log.error("job %s %s", job_id, error)
         return
     _record(job_id, row.kind, "running")
     try:
         result = run_job(row.kind, row.payload or {})
+    except Interrupted:
+        q.give_back(job_id)
+        log.info("job %s given back: stopping", job_id)
+        return
     except Exception as exc:
         log.info("job %s failed: %s", job_id, exc)
         _record(job_id, row.kind, "failed", error=str(exc))
         PROCESSED.labels("failed").inc()
+        q.ack(job_id)
         return
     _record(job_id, row.kind, "completed", result=result)
     PROCESSED.labels("completed").inc()
+    q.ack(job_id)
     log.info("job %s completed", job_id)
+
+
+def _outage(exc: Exception) -> bool:
+    """PostgreSQL or Redis unreachable: not the job's fault, so no attempt is spent."""
+    return isinstance(exc, (OperationalError, redis.ConnectionError, redis.TimeoutError))
 
 
 def main() -> None:
@@ -120,14 +155,30 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: _stopping.set())
     log.info("worker %s listening on :%d, queue %s", RELEASE.version, port, config.QUEUE_KEY)
+    q = Queue(deps.cache())
+    next_reap = 0.0
     while not _stopping.is_set():
         _last_tick = time.monotonic()
+        job_id = None
         try:
-            popped = deps.cache().brpop([config.QUEUE_KEY], timeout=POP_TIMEOUT_SECONDS)
-            if popped:
-                process(popped[1])
-        except Exception as exc:  # Redis or PostgreSQL away: say so, wait, keep going
+            if time.monotonic() >= next_reap:
+                if requeued := q.reap():
+                    log.warning("re-queued %d job(s) whose worker stopped holding them", requeued)
+                next_reap = time.monotonic() + REAP_EVERY_SECONDS
+            taken = q.take(POP_TIMEOUT_SECONDS)
+            if taken:
+                job_id = taken
+                process(q, job_id)
+        except Exception as exc:  # Redis or PostgreSQL away, or a schema we cannot write
             log.error("%s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+            deps.forget_columns()  # a migration may have run under us
+            if job_id is not None:
+                try:  # back at the head of the queue at once; its lease would do it later
+                    q.give_back(job_id, error=None if _outage(exc) else str(exc))
+                    if not _outage(exc):
+                        q.count_attempt(job_id)
+                except Exception:
+                    pass
             _stopping.wait(2)
     server.shutdown()
     log.info("worker stopped")
