@@ -109,6 +109,14 @@ def test(app: AppContext, update: bool, no_sandbox: bool, pages: tuple[str, ...]
         for p in plan.pages:
             for msg in update_page(p, results.for_page(p.page), project.docs_dir / p.page):
                 click.echo(msg)
+    for proc in results.procedures:
+        mark = "PROVEN" if proc.status == "passed" else "NOT PROVEN"
+        click.echo(
+            f"  {mark} {proc.page} under {proc.rate or 0:g} jobs/s for {proc.seconds or 0:g}s: "
+            f"{proc.accepted} accepted, {proc.completed} completed, {proc.failed} failed, "
+            f"{proc.lost} lost; {proc.refused} refused, {proc.errors} 5xx"
+            + (f" -- {proc.message}" if proc.message else "")
+        )
     for unclean in results.cleanup:
         click.echo(f"UNCLEAN  {unclean.page}: {unclean.message}", err=True)
     if results.failed:

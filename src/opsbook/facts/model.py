@@ -328,6 +328,37 @@ class Scenarios(Strict):
     traffic_stop: str
 
 
+class Budget(Strict):
+    """What a procedure under traffic may cost. None: counted and shown, not enforced."""
+
+    lost: Annotated[int, Field(ge=0)] = 0
+    refused: Annotated[int, Field(ge=0)] | None = 0
+    errors: Annotated[int, Field(ge=0)] | None = 0  # requests answered 5xx
+
+
+class ProcedurePage(Strict):
+    """A page whose procedure runs under client traffic and must lose nothing."""
+
+    page: str  # docs-relative path, e.g. deployment.md
+    title: str
+    budget: Budget = Field(default_factory=Budget)
+    note: str = ""  # shown with the figures: why the budget is what it is
+
+
+class Procedures(Strict):
+    """Procedures proven under live traffic (facts/procedures.yml)."""
+
+    # Shell, run hidden in the page's session: `start` before the page's first block
+    # (after its hidden setup), `stop` after its last; `stop` prints one JSON line of
+    # counts (accepted, completed, failed, lost, refused, errors, rate, seconds).
+    start: str
+    stop: str
+    pages: list[ProcedurePage]
+
+    def for_page(self, page: str) -> ProcedurePage | None:
+        return next((p for p in self.pages if p.page == page), None)
+
+
 class Facts(Strict):
     """Every fact, merged from facts/*.yml. Pages see this as `facts`."""
 
@@ -340,6 +371,7 @@ class Facts(Strict):
     deployment: Deployment
     scenarios: Scenarios
     faults: list[Fault]
+    procedures: Procedures
 
     @field_validator("services")
     @classmethod

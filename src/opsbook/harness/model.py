@@ -245,6 +245,25 @@ class ScenarioResult:
 
 
 @dataclass
+class ProcedureResult:
+    """A page's procedure run under client traffic (results.json `procedures`)."""
+
+    page: str
+    status: Literal["passed", "failed"] = "failed"
+    rate: float | None = None  # job submissions per second
+    seconds: float | None = None  # how long the traffic ran
+    accepted: int = 0  # jobs answered 202
+    completed: int = 0
+    failed: int = 0  # finished as failed, with an error: not lost
+    lost: int = 0  # accepted, never finished
+    refused: int = 0  # requests refused or dropped
+    errors: int = 0  # requests answered 5xx
+    lost_ids: list[str] = field(default_factory=list)
+    message: str = ""
+    note: str = ""  # from the facts: why the budget is what it is
+
+
+@dataclass
 class CleanupFailure:
     """A page that left the sandbox unlike its baseline (results.json `cleanup`)."""
 
@@ -267,6 +286,7 @@ class RunResults:
     isolation: str = ""  # how blocks ran: "rootless, as opsbook-runner", "unisolated, as root"
     scenarios: list[ScenarioResult] = field(default_factory=list)
     cleanup: list[CleanupFailure] = field(default_factory=list)
+    procedures: list[ProcedureResult] = field(default_factory=list)
 
     def for_page(self, page: str) -> list[BlockResult]:
         return [b for b in self.blocks if b.page == page]
@@ -277,6 +297,7 @@ class RunResults:
         return (
             any(b.status in FAILED_STATUSES for b in self.blocks)
             or any(s.status != "passed" for s in self.scenarios)
+            or any(p.status != "passed" for p in self.procedures)
             or bool(self.cleanup)
         )
 

@@ -34,6 +34,7 @@ from opsbook.harness.model import (
     BlockResult,
     CleanupFailure,
     PagePlan,
+    ProcedureResult,
     RunResults,
     ScenarioResult,
 )
@@ -41,6 +42,7 @@ from opsbook.harness.reading.plan import Plan
 from opsbook.harness.reporting import results as results_file
 from opsbook.harness.running.cleanup import CleanupCheck
 from opsbook.harness.running.isolation import Confinement, scrubbed_env
+from opsbook.harness.running.procedure import ProcedureRun
 from opsbook.harness.running.runner import PageRun
 from opsbook.project import Project
 from opsbook.signals import deferred_signals, terminate_as_interrupt
@@ -148,6 +150,8 @@ class Verification:
     def page(self, page: PagePlan) -> PageRun:
         """A page's shell session; every result it produces is recorded here."""
         assert self.confinement is not None, "start() the verification first"
+        facts = self.plan.facts
+        spec = facts.procedures.for_page(page.page) if facts is not None else None
         page_run = PageRun(
             page.page,
             self.run_dir,
@@ -160,7 +164,16 @@ class Verification:
             on_scenario=self.record_scenario,
             cleanup=self.cleanup,
             on_unclean=self.record_cleanup,
+            on_procedure=self.record_procedure,
         )
+        if spec is not None and facts is not None and self.cleanup is not None and page.steps:
+            # only against the sandbox (a target): the traffic needs its API
+            steps = tuple(
+                s.id for s in page.steps
+                if s.classification.role == "main" and s.classification.kind == "run"
+            )
+            if steps:
+                page_run.procedure = ProcedureRun(spec, facts.procedures, page_run.session, steps)
         self.open_pages = [p for p in self.open_pages if not p.closed] + [page_run]
         return page_run
 
@@ -175,6 +188,10 @@ class Verification:
         self._write()
         if self.on_scenario is not None:
             self.on_scenario(res)
+
+    def record_procedure(self, res: ProcedureResult) -> None:
+        self.results.procedures.append(res)
+        self._write()
 
     def record_cleanup(self, res: CleanupFailure) -> None:
         self.results.cleanup.append(res)

@@ -40,6 +40,8 @@ KNOWN_KEYS = {
     "retry": "retry=SECONDS (re-run until it passes, within this deadline)",
     "setup": "setup (runs before the page's other blocks)",
     "teardown": "teardown (runs after the page's other blocks, even after a failure)",
+    "event": "event (a hidden block that runs in its place: what the sandbox stands in "
+    "for, such as the data loss a restore recovers from)",
     "output": "output (on a text/output block: expected output of the shell block before it)",
     "expect": "expect=regex (expected output lines are regular expressions)",
     "scenario": "scenario=FAULT (runs while that fault of facts/faults.yml is injected)",
@@ -78,7 +80,7 @@ def _validate(block: Block, problems: list[Problem]) -> None:
                     + "; ".join(KNOWN_KEYS.values()),
                     line=d.line,
                 )
-            elif key in ("setup", "teardown", "output") and value is not None:
+            elif key in ("setup", "teardown", "output", "event") and value is not None:
                 _add(problems, block, f"{key} takes no value", line=d.line)
             elif key in ("skip", "expect-exit", "timeout", "retry", "expect", "scenario",
                          "phase") and value is None:
@@ -106,8 +108,11 @@ def classify_block(block: Block, forbidden: Forbidden, problems: list[Problem]) 
         if role == "setup":
             _add(problems, block, "a block cannot be both setup and teardown")
         role = "teardown"
-    if block.hidden and role == "main":
-        _add(problems, block, "a hidden block must be `setup` or `teardown`")
+    if block.hidden and role == "main" and not block.has_directive("event"):
+        _add(problems, block, "a hidden block must be `setup`, `teardown` or `event`")
+    if block.has_directive("event") and not (block.hidden and role == "main"):
+        _add(problems, block, "`event` is for a hidden block that runs in its place, "
+             "not setup or teardown")
 
     expect_exit = 0
     if (v := block.directive("expect-exit")) is not None:

@@ -124,7 +124,10 @@ class OpsbookSession:
                 environment=environment,
                 state_dir=self.project.state_dir,
                 commit_root=self.project.root,
-                check_cleanup=True,
+                # the sandbox this session owns must be back at its baseline after each
+                # page (and its procedures run under traffic); without --opsbook-sandbox
+                # the blocks may not touch any sandbox at all
+                check_cleanup=self.config.getoption("opsbook_sandbox"),
             )
             self._run.start()
         return self._run

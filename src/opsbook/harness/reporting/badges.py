@@ -23,6 +23,7 @@ from opsbook.harness.model import (
     SHELL_LANGS,
     SKIP_TEXT,
     BlockResult,
+    ProcedureResult,
     RunResults,
     ScenarioResult,
     SkipReason,
@@ -146,11 +147,37 @@ def annotate_page(page: str, markdown: str, results: RunResults | None) -> str:
     out.extend(inserts.get(len(lines), []))
     if failed and results is not None:
         out = _with_banner(out, failed, results)
+    proc = next((p for p in results.procedures if p.page == page), None) if results else None
+    if proc is not None and results is not None:
+        i = _after_title(out)
+        out = out[:i] + ["", under_traffic(proc, results), ""] + out[i:]
     return "\n".join(out)
 
 
-def _with_banner(lines: list[str], failed: list[BlockResult], results: RunResults) -> list[str]:
-    """A failure admonition after the front matter and the page's first heading."""
+def under_traffic(res: ProcedureResult, results: RunResults) -> str:
+    """The line under a procedure's title: what live traffic saw while it ran."""
+    when = f"{_date(results.time)} at {results.commit}"
+    rate = f"{res.rate:g} jobs/s" if res.rate else "live traffic"
+    figures = (
+        f"{res.accepted} jobs accepted, {res.completed} completed, {res.failed} failed with "
+        f"an error, **{res.lost} lost**; {res.refused} requests refused, {res.errors} answered "
+        f"5xx, over {res.seconds or 0:g} s"
+    )
+    if res.note:
+        figures += f". {escape(res.note)}"
+    if res.status == "passed":
+        return (
+            f'<span class="opsbook-badge opsbook-passed">✔ proven under {rate} ({when})'
+            f"</span> {figures}"
+        )
+    return (
+        f'<span class="opsbook-badge opsbook-failed">✘ not proven under {rate} ({when}): '
+        f"{escape(res.message[:300])}</span> {figures}"
+    )
+
+
+def _after_title(lines: list[str]) -> int:
+    """Index just after the front matter and the page's first heading."""
     i = 0
     if lines and lines[0].strip() == "---":
         end = next((k for k in range(1, len(lines)) if lines[k].strip() in ("---", "...")), None)
@@ -159,6 +186,12 @@ def _with_banner(lines: list[str], failed: list[BlockResult], results: RunResult
         i += 1
     if i < len(lines) and lines[i].startswith("# "):
         i += 1
+    return i
+
+
+def _with_banner(lines: list[str], failed: list[BlockResult], results: RunResults) -> list[str]:
+    """A failure admonition after the front matter and the page's first heading."""
+    i = _after_title(lines)
     which = ", ".join(f"line {r.line}" for r in failed[:5])
     banner = [
         "",

@@ -8,11 +8,18 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-from opsbook.harness.model import BlockResult, CleanupFailure, RunResults, ScenarioResult
+from opsbook.harness.model import (
+    BlockResult,
+    CleanupFailure,
+    ProcedureResult,
+    RunResults,
+    ScenarioResult,
+)
 
 FILE = "results.json"
 _KEEP = {f.name for f in fields(BlockResult)} - {"output", "outputs"}
 _SCENARIO = {f.name for f in fields(ScenarioResult)}
+_PROCEDURE = {f.name for f in fields(ProcedureResult)}
 
 
 def current_commit(root: Path) -> str:
@@ -51,6 +58,7 @@ def write(results: RunResults, state_dir: Path) -> Path:
         ],
         "scenarios": [asdict(s) for s in results.scenarios],
         "cleanup": [asdict(c) for c in results.cleanup],
+        "procedures": [asdict(p) for p in results.procedures],
     }
     # write-then-rename: a reader (the site build) never sees half a file
     tmp = path.with_suffix(".tmp")
@@ -78,4 +86,8 @@ def read(state_dir: Path) -> RunResults | None:
             for s in data.get("scenarios", [])
         ],
         cleanup=[CleanupFailure(c["page"], c["message"]) for c in data.get("cleanup", [])],
+        procedures=[
+            ProcedureResult(**{k: v for k, v in p.items() if k in _PROCEDURE})
+            for p in data.get("procedures", [])
+        ],
     )

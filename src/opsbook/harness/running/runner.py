@@ -18,6 +18,7 @@ from opsbook.harness.deciding import expect
 from opsbook.harness.model import (
     BlockResult,
     CleanupFailure,
+    ProcedureResult,
     ScenarioPlan,
     ScenarioResult,
     Status,
@@ -26,6 +27,7 @@ from opsbook.harness.model import (
 from opsbook.harness.running import containers
 from opsbook.harness.running.cleanup import CleanupCheck
 from opsbook.harness.running.isolation import Confinement, Forbidden
+from opsbook.harness.running.procedure import ProcedureRun
 from opsbook.harness.running.scenario import ScenarioFailed, ScenarioRun
 from opsbook.harness.running.session import Attempt, PageSession
 from opsbook.signals import deferred_signals
@@ -178,11 +180,15 @@ class PageRun:
         on_scenario: Callable[[ScenarioResult], None] | None = None,
         cleanup: CleanupCheck | None = None,
         on_unclean: Callable[[CleanupFailure], None] | None = None,
+        procedure: ProcedureRun | None = None,
+        on_procedure: Callable[[ProcedureResult], None] | None = None,
     ) -> None:
         self.page = page
         self.session = PageSession(page, run_dir, env, confinement)
         self.cleanup = cleanup
         self.on_unclean = on_unclean
+        self.procedure = procedure
+        self.on_procedure = on_procedure
         self.unclean: CleanupFailure | None = None  # what the cleanup check found at close
         self.forbidden = forbidden
         self.on_result = on_result
@@ -201,10 +207,19 @@ class PageRun:
             self.started = True
             if self.cleanup is not None:
                 self.cleanup.before_page(self.session)
+        proc = self.procedure
+        if proc is not None and step.id == proc.steps[0] and proc.result is None:
+            refused = self._start_procedure(step)
+            if refused is not None:
+                if self.on_result is not None:
+                    self.on_result(refused)
+                return refused
         plan = self.scenario_of.get(step.id)
         if self.active is not None and self.active.plan is not plan:
             self._finish_scenario()
         res = self._run(step) if plan is None else self._run_in_scenario(step, plan)
+        if proc is not None and step.id == proc.steps[-1] and proc.result is None:
+            self._finish_procedure(res)
         if self.on_result is not None:
             self.on_result(res)
         if plan is not None and step.id == plan.steps[-1]:
@@ -259,6 +274,36 @@ class PageRun:
         self.failed_at = self.failed_at or step.id
         return _result(step, "failed", f"{step.id}: scenario {fault}: {message}")
 
+    def _start_procedure(self, step: Step) -> BlockResult | None:
+        """Start the traffic before the procedure's first step; its failed result if the
+        traffic would not start."""
+        assert self.procedure is not None
+        why = self.procedure.start()
+        if why is None:
+            return None
+        self.failed_at = self.failed_at or step.id
+        return _result(step, "failed", f"{step.id}: procedure under traffic: {why}")
+
+    def _finish_procedure(self, last: BlockResult | None) -> None:
+        """Stop the traffic and count; the procedure's last block fails if it lost jobs or
+        went over its budget. `last` is None when the page is being closed early."""
+        assert self.procedure is not None
+        if not self.procedure.started:  # its first step was not run (pytest -k): no proof
+            return
+        if last is None:
+            why = "not proven: stopped before the procedure finished"
+        elif self.failed_at is not None:
+            why = f"not proven: {self.failed_at} failed"
+        else:
+            why = None
+        res = self.procedure.finish(why)
+        if self.on_procedure is not None:
+            self.on_procedure(res)
+        if last is not None and res.status != "passed" and why is None:
+            last.status = "failed"
+            last.message = f"{last.id}: under traffic: {res.message}"
+            self.failed_at = self.failed_at or last.id
+
     def _finish_scenario(self) -> None:
         """Restore the sandbox and report the scenario; runs whatever happened before."""
         scenario, self.active = self.active, None
@@ -293,6 +338,8 @@ class PageRun:
         self.closed = True
         with deferred_signals():
             self._finish_scenario()  # a page stopped mid-scenario still restores
+            if self.procedure is not None and self.procedure.started:
+                self._finish_procedure(None)  # stop the traffic it left running
             checked = check and self.cleanup is not None and self.started
             if checked and (message := self.cleanup.after_page(self.session)):
                 self.unclean = CleanupFailure(self.page, message)
