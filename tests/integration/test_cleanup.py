@@ -37,7 +37,9 @@ def test_a_leftover_container_and_a_fault_left_on_are_caught(sandbox) -> None:
             "```bash\ncurl -fsS -X POST \"http://127.0.0.1:$API_PORT/admin/fault\" "
             "-H 'content-type: application/json' -d '{\"error_rate\": 0.1}'\n```\n"
         ),
-        "after.md": f"```bash\n{SWITCH} | grep -q '\"error_rate\":0.0'\n```\n",
+        "after.md": (
+            f"```bash\n{SWITCH} > switch.json\ngrep -q '\"error_rate\":0.0' switch.json\n```\n"
+        ),
     })
     unclean = {c.page: c.message for c in results.cleanup}
     assert set(unclean) == {"container.md", "fault.md"}, unclean
