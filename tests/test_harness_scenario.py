@@ -95,3 +95,24 @@ def test_a_run_stopped_mid_scenario_is_not_proven() -> None:
     [res] = seen
     assert res.status == "failed"
     assert "stopped" in res.message, res.message
+
+
+def test_a_failed_scenario_is_restored_and_the_next_one_still_runs() -> None:
+    second = FAULT.model_copy(update={"id": "file-fault-2", "runbook": "runbook.md#again"})
+    drill = DRILL.model_copy(update={"faults": [FAULT, second]})
+    forbidden = Forbidden.from_facts(FACTS)
+    text = (
+        runbook("echo looked at it")  # does not clear: fails, restored
+        + "\n```bash\necho between\n```\n\n"
+        + runbook('rm "$HOME/firing"')
+        .replace("# Runbook\n\n", "")
+        .replace("#fault", "#again")
+        .replace("scenario=file-fault ", "scenario=file-fault-2 ")
+    )
+    page = read_page("runbook.md", text, forbidden, {FAULT.id, second.id})
+    assert not page.problems, page.problems
+    seen: list[ScenarioResult] = []
+    results = verify(Plan([page], forbidden, drill), on_scenario=seen.append)
+    assert [s.status for s in seen] == ["failed", "passed"], [s.message for s in seen]
+    assert [b.status for b in results.blocks] == ["passed", "failed", "passed", "passed", "passed"]
+    assert results.failed

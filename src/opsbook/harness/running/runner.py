@@ -200,6 +200,7 @@ class PageRun:
         self.scenario_of = {step_id: plan for plan in scenarios for step_id in plan.steps}
         self.active: ScenarioRun | None = None
         self.finished: dict[str, ScenarioResult] = {}  # ScenarioPlan.id -> its result
+        self.clean_before_scenario = True  # no failure on the page when the active one began
         self.started = False
 
     def run(self, step: Step) -> BlockResult:
@@ -233,6 +234,7 @@ class PageRun:
             fault = self.facts.fault(plan.fault)
             assert fault is not None, f"planning checks fault {plan.fault} exists"
             self.active = ScenarioRun(plan, fault, self.facts.scenarios, self.session)
+            self.clean_before_scenario = self.failed_at is None
             if self.failed_at is not None:
                 self.active.fail(f"not run: {self.failed_at} failed before it")
             else:
@@ -313,6 +315,10 @@ class PageRun:
         if self.failed_at is not None and not scenario.result.message:
             scenario.fail(f"not proven: {self.failed_at} failed")
         scenario.conclude()
+        # Scenarios are independent: one that failed inside itself and was restored leaves
+        # the baseline behind, so the page's next runbook still runs (and is judged alone).
+        if self.clean_before_scenario and scenario.restore_ok and self.failed_at is not None:
+            self.failed_at = None
         self.finished[scenario.plan.id] = scenario.result
         if self.on_scenario is not None:
             self.on_scenario(scenario.result)

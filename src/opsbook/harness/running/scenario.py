@@ -50,6 +50,7 @@ class ScenarioRun:
         self.restored = False
         self.began: float | None = None  # monotonic, when start() began
         self.completed = False  # the last phase finished (set by the page's runner)
+        self.restore_ok = True  # every restore step succeeded: the baseline is back
         self.fire_timeout = fault.fire_timeout or config.fire_timeout
         self.recover_timeout = fault.recover_timeout or config.recover_timeout
 
@@ -177,6 +178,7 @@ class ScenarioRun:
             try:
                 self._shell(what, script)
             except ScenarioFailed as exc:
+                self.restore_ok = False
                 self.fail(str(exc))
         if self.began is not None:
             self.result.seconds = round(time.monotonic() - self.began, 1)
