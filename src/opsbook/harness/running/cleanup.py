@@ -16,20 +16,16 @@ certain way; with it, pages can run in any order, or alone.
 
 from __future__ import annotations
 
-import difflib
 import time
 from dataclasses import dataclass
 
 from opsbook.facts.durations import duration_ms
 from opsbook.facts.model import Scenarios
+from opsbook.harness.running.hidden import HiddenFailed, run_hidden, state_diff
 from opsbook.harness.running.session import PageSession
 
 PROBE_TIMEOUT = 60.0
 POLL = 2.0
-
-
-class ProbeFailed(Exception):
-    pass
 
 
 @dataclass
@@ -41,17 +37,13 @@ class CleanupCheck:
     broken: str | None = None  # why no reference could be taken
 
     def _probe(self, session: PageSession, what: str, script: str) -> str:
-        att = session.run([f"(\n{script.rstrip()}\n)"], PROBE_TIMEOUT)
-        if att.exit_code != 0:
-            tail = " | ".join(att.output.strip().splitlines()[-3:])
-            raise ProbeFailed(f"the {what} failed (exit {att.exit_code}): {tail}")
-        return att.output
+        return run_hidden(session, f"the {what}", script, PROBE_TIMEOUT)
 
     def before_page(self, session: PageSession) -> None:
         if self.reference is None and self.broken is None:
             try:
                 self.reference = self._probe(session, "baseline probe", self.config.baseline)
-            except ProbeFailed as exc:
+            except HiddenFailed as exc:
                 self.broken = f"cleanup check: {exc}"  # every page reports it: none is checked
 
     def after_page(self, session: PageSession) -> str | None:
@@ -63,13 +55,17 @@ class CleanupCheck:
             now = self._settled(session)
             if now == self.reference:
                 return None
-            problem = "left the sandbox unlike its baseline:\n" + _diff(self.reference, now)
+            problem = "left the sandbox unlike its baseline:\n" + self._diff(now)
             self._probe(session, "reset", self.config.reset)
             if (after := self._settled(session)) != self.reference:
-                problem += "\nand reset did not bring it back:\n" + _diff(self.reference, after)
+                problem += "\nand reset did not bring it back:\n" + self._diff(after)
             return problem
-        except ProbeFailed as exc:
+        except HiddenFailed as exc:
             return f"cleanup check: {exc}"
+
+    def _diff(self, now: str) -> str:
+        assert self.reference is not None
+        return state_diff(self.reference, now, "baseline", "after the page")
 
     def _settled(self, session: PageSession) -> str:
         deadline = time.monotonic() + duration_ms(self.config.settle) / 1000
@@ -79,9 +75,3 @@ class CleanupCheck:
                 return now
             time.sleep(POLL)
 
-
-def _diff(before: str, after: str) -> str:
-    lines = difflib.unified_diff(
-        before.splitlines(), after.splitlines(), "baseline", "after the page", lineterm="", n=0
-    )
-    return "\n".join(line for line in lines if not line.startswith("@@"))

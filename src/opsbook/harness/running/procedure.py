@@ -15,6 +15,7 @@ import json
 
 from opsbook.facts.model import ProcedurePage, Procedures
 from opsbook.harness.model import ProcedureResult
+from opsbook.harness.running.hidden import HiddenFailed, run_hidden
 from opsbook.harness.running.session import PageSession
 
 DRIVER_TIMEOUT = 300.0  # stop waits up to its --settle for the jobs, then counts
@@ -31,18 +32,13 @@ class ProcedureRun:
         self.started = False
         self.result: ProcedureResult | None = None
 
-    def _shell(self, script: str) -> tuple[int | None, str]:
-        att = self.session.run([f"(\n{script.rstrip()}\n)"], DRIVER_TIMEOUT)
-        return att.exit_code, att.output
-
     def start(self) -> str | None:
         """Start the traffic; an error message if it would not start."""
+        try:
+            run_hidden(self.session, "starting the traffic", self.config.start, DRIVER_TIMEOUT)
+        except HiddenFailed as exc:
+            return str(exc)
         self.started = True
-        code, out = self._shell(self.config.start)
-        if code != 0:
-            self.started = False
-            tail = " | ".join(out.strip().splitlines()[-3:])
-            return f"traffic did not start (exit {code}): {tail}"
         return None
 
     def finish(self, not_proven: str | None = None) -> ProcedureResult:
@@ -54,12 +50,14 @@ class ProcedureRun:
             res.message = not_proven or "traffic never started"
             return res
         self.started = False
-        code, out = self._shell(self.config.stop)
-        lines = out.strip().splitlines()
         try:
-            counts = json.loads(lines[-1])
+            out = run_hidden(self.session, "the traffic count", self.config.stop, DRIVER_TIMEOUT)
+            counts = json.loads(out.strip().splitlines()[-1])
+        except HiddenFailed as exc:
+            res.message = str(exc)
+            return res
         except (IndexError, ValueError):
-            res.message = f"the traffic count failed (exit {code}): {' | '.join(lines[-3:])}"
+            res.message = f"the traffic count printed no counts: {out.strip()[-200:]}"
             return res
         for key in ("rate", "seconds", "accepted", "completed", "failed", "lost", "refused",
                     "errors", "lost_ids"):

@@ -13,13 +13,13 @@ under pytest each block is its own item.
 
 from __future__ import annotations
 
-import difflib
 import re
 import time
 
 from opsbook.facts.durations import duration_ms
 from opsbook.facts.model import Fault, Scenarios
 from opsbook.harness.model import ScenarioPlan, ScenarioResult
+from opsbook.harness.running.hidden import HiddenFailed, run_hidden, state_diff
 from opsbook.harness.running.session import PageSession
 
 PROBE_TIMEOUT = 60.0
@@ -56,13 +56,10 @@ class ScenarioRun:
 
     # -- hidden shell ----------------------------------------------------------------------
     def _shell(self, what: str, script: str) -> str:
-        # a subshell: the hidden script's variables and functions must not leak into the
-        # page's state, where the reader's next block would see them
-        att = self.session.run([f"(\n{script.rstrip()}\n)"], PROBE_TIMEOUT)
-        if att.exit_code != 0:
-            tail = att.output.strip().splitlines()[-3:]
-            raise ScenarioFailed(f"{what} failed (exit {att.exit_code}): {' | '.join(tail)}")
-        return att.output
+        try:
+            return run_hidden(self.session, what, script, PROBE_TIMEOUT)
+        except HiddenFailed as exc:
+            raise ScenarioFailed(str(exc)) from None
 
     def _firing(self) -> dict[str, str]:
         """alertname -> state (pending or firing) for the fault's alerts."""
@@ -147,7 +144,7 @@ class ScenarioRun:
         if not self.result.diagnosis_unchanged:
             raise ScenarioFailed(
                 "the diagnosis changed the sandbox (on-call must be able to paste it "
-                f"safely):\n{_diff(self.state_before, after)}"
+                f"safely):\n{state_diff(self.state_before, after)}"
             )
         self.mitigation_started = time.monotonic()
 
@@ -195,9 +192,3 @@ class ScenarioRun:
         if not self.result.message:
             self.result.status = "passed"
 
-
-def _diff(before: str, after: str) -> str:
-    lines = difflib.unified_diff(
-        before.splitlines(), after.splitlines(), "before", "after", lineterm=""
-    )
-    return "\n".join(lines)
