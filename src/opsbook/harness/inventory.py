@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
@@ -76,17 +75,6 @@ def summary(pages: list[PagePlan]) -> dict[str, int]:
     return dict(counts)
 
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*(?:\{\s*#([\w-]+)[^}]*\})?\s*$")
-
-
-def section_anchor(text: str, line: int) -> str:
-    """The anchor of the heading a page line sits under (its `{ #id }`, or the slug)."""
-    for raw in reversed(text.split("\n")[: line - 1]):
-        if m := _HEADING.match(raw):
-            return m.group(3) or re.sub(r"[^\w]+", "-", m.group(2).lower()).strip("-")
-    return ""
-
-
 def scenario_rows(
     pages: list[PagePlan], facts: Facts | None, results: RunResults | None
 ) -> list[dict[str, Any]]:
@@ -102,7 +90,7 @@ def scenario_rows(
                     "id": plan.id,
                     "page": plan.page,
                     "line": plan.line,
-                    "anchor": section_anchor(page.text, plan.line),
+                    "anchor": plan.anchor,
                     "fault": plan.fault,
                     "title": fault.title if fault else "",
                     "alerts": list(fault.alerts) if fault else [],

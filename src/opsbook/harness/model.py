@@ -167,10 +167,16 @@ class ScenarioPlan:
     page: str
     line: int  # first block of the section
     steps: tuple[str, ...]  # ids of its steps, in run order (diagnosis, then mitigation)
+    anchor: str = ""  # the section it proves: its heading's `{ #id }`, or the heading's slug
 
     @property
     def id(self) -> str:
         return f"{self.page}:{self.line}:{self.fault}"
+
+    @property
+    def where(self) -> str:
+        """page.md#anchor, as faults.yml's `runbook` and the pytest item name it."""
+        return f"{self.page}#{self.anchor}"
 
 
 @dataclass

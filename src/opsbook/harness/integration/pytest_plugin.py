@@ -172,8 +172,6 @@ class PageCollector(pytest.Collector):
     def collect(self) -> Iterator[BlockItem | ScenarioItem]:
         """A block per item, except a scenario's blocks: one item runs them all, because
         they prove one thing together (fault -> alert -> diagnosis -> mitigation)."""
-        from opsbook.harness.inventory import section_anchor
-
         scenario_of = {sid: sc for sc in self.plan.scenarios for sid in sc.steps}
         by_id = {step.id: step for step in self.plan.steps}
         for step in self.plan.steps:
@@ -181,10 +179,9 @@ class PageCollector(pytest.Collector):
             if scenario is None:
                 yield BlockItem.from_parent(self, name=step.id, step=step)
             elif step.id == scenario.steps[0]:
-                anchor = section_anchor(self.plan.text, scenario.line)
                 yield ScenarioItem.from_parent(
                     self,
-                    name=f"{self.plan.page}#{anchor}",
+                    name=scenario.where,
                     scenario=scenario,
                     steps=[by_id[sid] for sid in scenario.steps],
                 )

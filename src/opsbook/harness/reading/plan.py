@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,8 +76,23 @@ def plan_steps(
     return sorted(steps, key=lambda s: RUN_ORDER[s.classification.role])
 
 
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*(?:\{\s*#([\w-]+)[^}]*\})?\s*$")
+
+
+def section_anchor(text: str, line: int) -> str:
+    """The anchor of the heading a page line sits under (its `{ #id }`, or the slug)."""
+    for raw in reversed(text.split("\n")[: line - 1]):
+        if m := _HEADING.match(raw):
+            return m.group(3) or re.sub(r"[^\w]+", "-", m.group(2).lower()).strip("-")
+    return ""
+
+
 def plan_scenarios(
-    page: str, steps: list[Step], faults: Collection[str] | None, problems: list[Problem]
+    page: str,
+    text: str,
+    steps: list[Step],
+    faults: Collection[str] | None,
+    problems: list[Problem],
 ) -> list[ScenarioPlan]:
     """Runbook sections proven against a fault: consecutive steps marked with the same
     `scenario=`, diagnosis first. `faults`: the fault ids of the facts (None: not checked)."""
@@ -111,7 +127,9 @@ def plan_scenarios(
             problems.append(Problem.on(
                 first.block, f"scenario={fault}: diagnosis blocks first, then mitigation"
             ))
-        plans.append(ScenarioPlan(fault, page, first.block.line, tuple(s.id for s in group)))
+        line = first.block.line
+        anchor = section_anchor(text, line)
+        plans.append(ScenarioPlan(fault, page, line, tuple(s.id for s in group), anchor))
     return plans
 
 
@@ -122,7 +140,7 @@ def read_page(
     classified, more = classify_page(blocks, forbidden, text)
     problems += more
     steps = plan_steps(classified, problems)
-    scenarios = plan_scenarios(page, steps, faults, problems)
+    scenarios = plan_scenarios(page, text, steps, faults, problems)
     return PagePlan(page, text, blocks, classified, steps, problems, scenarios)
 
 
@@ -156,14 +174,12 @@ def plan_pages(
 def _check_runbook_links(plans: list[PagePlan], facts: Facts) -> None:
     """A fault's `runbook` names the section its scenario is in (pages cut by `pages`
     are not checked)."""
-    from opsbook.harness.inventory import section_anchor
-
     for page in plans:
         for scenario in page.scenarios:
             fault = facts.fault(scenario.fault)
             if fault is None:
                 continue
-            where = f"{page.page}#{section_anchor(page.text, scenario.line)}"
+            where = scenario.where
             if where != fault.runbook and where not in fault.drills:
                 page.problems.append(Problem(
                     page.page, scenario.line,
