@@ -30,6 +30,7 @@ from typing import Protocol
 
 from opsbook.engine import Engine, current_engine, runner_reachable_tmp
 from opsbook.facts import Facts
+from opsbook.facts.model import ProcedurePage
 from opsbook.harness.model import (
     BlockResult,
     CleanupFailure,
@@ -42,7 +43,6 @@ from opsbook.harness.reading.plan import Plan
 from opsbook.harness.reporting import results as results_file
 from opsbook.harness.running.cleanup import CleanupCheck
 from opsbook.harness.running.isolation import Confinement, scrubbed_env
-from opsbook.harness.running.procedure import ProcedureRun
 from opsbook.harness.running.runner import PageRun
 from opsbook.project import Project
 from opsbook.signals import deferred_signals, terminate_as_interrupt
@@ -150,8 +150,6 @@ class Verification:
     def page(self, page: PagePlan) -> PageRun:
         """A page's shell session; every result it produces is recorded here."""
         assert self.confinement is not None, "start() the verification first"
-        facts = self.plan.facts
-        spec = facts.procedures.for_page(page.page) if facts is not None else None
         page_run = PageRun(
             page.page,
             self.run_dir,
@@ -164,18 +162,25 @@ class Verification:
             on_scenario=self.record_scenario,
             cleanup=self.cleanup,
             on_unclean=self.record_cleanup,
+            procedure=self._procedure(page),
             on_procedure=self.record_procedure,
         )
-        if spec is not None and facts is not None and self.cleanup is not None and page.steps:
-            # only against the sandbox (a target): the traffic needs its API
-            steps = tuple(
-                s.id for s in page.steps
-                if s.classification.role == "main" and s.classification.kind == "run"
-            )
-            if steps:
-                page_run.procedure = ProcedureRun(spec, facts.procedures, page_run.session, steps)
         self.open_pages = [p for p in self.open_pages if not p.closed] + [page_run]
         return page_run
+
+    def _procedure(self, page: PagePlan) -> tuple[ProcedurePage, tuple[str, ...]] | None:
+        """The page's procedure under traffic and the steps it spans (its main steps that
+        run), if the facts name one. Only against the sandbox this run checks: the traffic
+        needs its API."""
+        facts = self.plan.facts
+        if facts is None or self.cleanup is None:
+            return None
+        spec = facts.procedures.for_page(page.page)
+        steps = tuple(
+            s.id for s in page.steps
+            if s.classification.role == "main" and s.classification.kind == "run"
+        )
+        return (spec, steps) if spec is not None and steps else None
 
     def record(self, res: BlockResult) -> None:
         self.results.blocks.append(res)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from opsbook.facts import Facts
+from opsbook.facts.model import ProcedurePage
 from opsbook.harness.deciding import expect
 from opsbook.harness.model import (
     BlockResult,
@@ -180,14 +181,18 @@ class PageRun:
         on_scenario: Callable[[ScenarioResult], None] | None = None,
         cleanup: CleanupCheck | None = None,
         on_unclean: Callable[[CleanupFailure], None] | None = None,
-        procedure: ProcedureRun | None = None,
+        procedure: tuple[ProcedurePage, tuple[str, ...]] | None = None,  # spec, its steps
         on_procedure: Callable[[ProcedureResult], None] | None = None,
     ) -> None:
         self.page = page
         self.session = PageSession(page, run_dir, env, confinement)
         self.cleanup = cleanup
         self.on_unclean = on_unclean
-        self.procedure = procedure
+        self.procedure = (
+            ProcedureRun(procedure[0], facts.procedures, self.session, procedure[1])
+            if procedure is not None and facts is not None
+            else None
+        )
         self.on_procedure = on_procedure
         self.unclean: CleanupFailure | None = None  # what the cleanup check found at close
         self.forbidden = forbidden
