@@ -81,6 +81,7 @@ class Renderer:
 
     def _context(self) -> dict[str, Any]:
         f = self.facts
+        alerts = alert_rows(f)
         return {
             "facts": f,
             "platform": f.platform,
@@ -94,9 +95,9 @@ class Renderer:
             "deployment": f.deployment,
             "snippet": _snippet,
             # the alerts exactly as the generated Prometheus rules define them
-            "alerts": alert_rows(f),
+            "alerts": alerts,
             # faults x alerts x runbooks with the last run's proofs (no run: all "not run")
-            "coverage": coverage(f, self.results),
+            "coverage": coverage(f, self.results, alerts),
         }
 
     def pages(self) -> list[str]:

@@ -59,8 +59,6 @@ def record_name(metric: str) -> str:
     return f"opsbook:{metric}:value"
 
 
-
-
 def runbook_url(facts: Facts, threshold: Threshold) -> str:
     """troubleshooting.md#high-error-rate -> <site_url>troubleshooting/#high-error-rate.
 

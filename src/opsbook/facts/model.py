@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -59,6 +59,16 @@ def _problem(kind: str, message: str, field: str) -> PydanticCustomError:
     # `field` is appended to the error's location by the loader, so the reported line
     # is the offending key's own line, not its parent's.
     return PydanticCustomError(kind, message, {"field": field})
+
+
+def _claim(
+    seen: dict[Any, Any], key: object, owner: object, kind: str, message: str, field: str
+) -> None:
+    """Record `owner` as the first holder of `key`; a second claim is the problem
+    `message`, whose `{first}` names the first holder."""
+    if key in seen:
+        raise _problem(kind, message.format(first=seen[key]), field)
+    seen[key] = owner
 
 
 class Database(Strict):
@@ -270,7 +280,6 @@ class Deployment(Strict):
 
 FaultId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
 PageAnchor = Annotated[str, Field(pattern=r"^[\w./-]+\.md#[\w-]+$")]
-Phase = Literal["diagnosis", "mitigation"]
 
 
 class Fault(Strict):
@@ -386,21 +395,11 @@ class Facts(Strict):
                     "run past 65535",
                     f"{i}.max_replicas",
                 )
-            if svc.name in seen_names:
-                raise _problem(
-                    "duplicate_service",
-                    f"service name {svc.name!r} is already used by services.{seen_names[svc.name]}",
-                    f"{i}.name",
-                )
-            seen_names[svc.name] = i
+            _claim(seen_names, svc.name, i, "duplicate_service",
+                   f"service name {svc.name!r} is already used by services.{{first}}", f"{i}.name")
             for port in svc.host_ports:
-                if port in seen_ports:
-                    raise _problem(
-                        "duplicate_port",
-                        f"port {port} is already published by service {seen_ports[port]!r}",
-                        f"{i}.port",
-                    )
-                seen_ports[port] = svc.name
+                _claim(seen_ports, port, svc.name, "duplicate_port",
+                       f"port {port} is already published by service {{first!r}}", f"{i}.port")
         return services
 
     @field_validator("faults")
@@ -408,16 +407,11 @@ class Facts(Strict):
     def _faults_name_real_alerts(cls, faults: list[Fault], info: ValidationInfo) -> list[Fault]:
         # invalid thresholds are reported on their own: do not echo them once per fault
         known = alert_names(info.data["thresholds"]) if "thresholds" in info.data else None
+        scenarios = info.data.get("scenarios")
         seen: dict[str, int] = {}
         for i, fault in enumerate(faults):
-            if fault.id in seen:
-                raise _problem(
-                    "duplicate_fault",
-                    f"fault id {fault.id!r} is already used by faults.{seen[fault.id]}",
-                    f"{i}.id",
-                )
-            seen[fault.id] = i
-            scenarios = info.data.get("scenarios")
+            _claim(seen, fault.id, i, "duplicate_fault",
+                   f"fault id {fault.id!r} is already used by faults.{{first}}", f"{i}.id")
             if fault.traffic and scenarios is not None and fault.traffic not in scenarios.traffic:
                 raise _problem(
                     "unknown_traffic",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from opsbook.alerts.rules import alert_rows
+from opsbook.alerts.rules import AlertRow
 from opsbook.facts.model import Facts, Fault
 from opsbook.harness.model import RunResults, ScenarioResult
 
@@ -55,7 +55,8 @@ class Coverage:
         return sum(1 for f in self.faults if f.status == "passed")
 
 
-def coverage(facts: Facts, results: RunResults | None) -> Coverage:
+def coverage(facts: Facts, results: RunResults | None, alerts: list[AlertRow]) -> Coverage:
+    """`alerts`: the generated alerts (alerts.rules.alert_rows), as the caller has them."""
     scenarios = results.scenarios if results is not None else []
     rows = []
     drills = []
@@ -69,7 +70,7 @@ def coverage(facts: Facts, results: RunResults | None) -> Coverage:
         if s.status == "passed":
             for name in s.fired:
                 fired_by.setdefault(name, set()).add(s.fault)
-    alerts = [
+    covered = [
         AlertCoverage(
             name=a.name,
             severity=a.severity,
@@ -77,6 +78,6 @@ def coverage(facts: Facts, results: RunResults | None) -> Coverage:
             faults=tuple(f.id for f in facts.faults if a.name in f.alerts),
             proven_by=tuple(sorted(fired_by.get(a.name, ()))),
         )
-        for a in alert_rows(facts)
+        for a in alerts
     ]
-    return Coverage(rows, alerts, drills, results)
+    return Coverage(rows, covered, drills, results)
