@@ -56,16 +56,16 @@ class Queue:
         self._ack = client.register_script(_ACK)
         self._requeue = client.register_script(_REQUEUE)
 
-    def take(self, timeout: float) -> str | None:
-        """The next job id, moved to the processing list under a lease."""
+    def take(self, timeout: float) -> tuple[str, int] | None:
+        """The next job id, moved to the processing list under a lease, with how many
+        times running it broke a worker (outages not counted); None when none came."""
         job_id = self.r.blmove(config.QUEUE_KEY, PROCESSING_KEY, timeout, "RIGHT", "LEFT")
-        if job_id is not None:
-            self.r.zadd(LEASES_KEY, {job_id: time.time() + VISIBILITY_TIMEOUT})
-        return job_id
-
-    def attempts(self, job_id: str) -> int:
-        """How many times running this job broke the worker (not counting outages)."""
-        return int(self.r.hget(ATTEMPTS_KEY, job_id) or 0)
+        if job_id is None:
+            return None
+        pipe = self.r.pipeline()  # the lease and the attempts in one round trip
+        pipe.zadd(LEASES_KEY, {job_id: time.time() + VISIBILITY_TIMEOUT})
+        pipe.hget(ATTEMPTS_KEY, job_id)
+        return job_id, int(pipe.execute()[1] or 0)
 
     def count_attempt(self, job_id: str) -> None:
         self.r.hincrby(ATTEMPTS_KEY, job_id, 1)

@@ -104,7 +104,7 @@ def _record(
     )
 
 
-def process(q: Queue, job_id: str) -> None:
+def process(q: Queue, job_id: str, attempts: int) -> None:
     """Run one job taken from the queue. It is acknowledged only once its outcome is in
     PostgreSQL; anything that stops us before that leaves it to be taken again."""
     with deps.engine().connect() as conn:
@@ -115,7 +115,7 @@ def process(q: Queue, job_id: str) -> None:
         log.warning("job %s not in the database; dropped", job_id)
         q.ack(job_id)
         return
-    if q.attempts(job_id) >= MAX_ATTEMPTS:  # it broke this worker every time it ran
+    if attempts >= MAX_ATTEMPTS:  # it broke this worker every time it ran
         error = f"gave up after {MAX_ATTEMPTS} attempts: {q.last_error(job_id) or 'unknown'}"
         _record(job_id, row.kind, "failed", error=error)
         PROCESSED.labels("failed").inc()
@@ -165,10 +165,9 @@ def main() -> None:
                 if requeued := q.reap():
                     log.warning("re-queued %d job(s) whose worker stopped holding them", requeued)
                 next_reap = time.monotonic() + REAP_EVERY_SECONDS
-            taken = q.take(POP_TIMEOUT_SECONDS)
-            if taken:
-                job_id = taken
-                process(q, job_id)
+            if taken := q.take(POP_TIMEOUT_SECONDS):
+                job_id, attempts = taken
+                process(q, job_id, attempts)
         except Exception as exc:  # Redis or PostgreSQL away, or a schema we cannot write
             log.error("%s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
             deps.forget_columns()  # a migration may have run under us
