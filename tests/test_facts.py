@@ -29,7 +29,7 @@ def line_of(path: Path, needle: str) -> int:
 
 def test_repository_facts_are_valid(repo_project: Project) -> None:
     facts = load_facts(repo_project.facts_dir)
-    assert facts.service("api").port == 18000
+    assert facts.service("api").port == 18001
     assert facts.thresholds["error_rate"].warning == 2
     assert facts.thresholds["cache_hit_rate"].op == "<"
     assert [s.id for s in facts.severities] == ["P0", "P1", "P2", "P3"]
@@ -47,7 +47,7 @@ def test_wrong_type_names_file_line_and_key(project_copy: Project) -> None:
 
 def test_string_number_is_rejected_not_coerced(project_copy: Project) -> None:
     services = project_copy.facts_dir / "services.yml"
-    replace_in(services, "port: 18000", 'port: "18000"')
+    replace_in(services, "port: 18001", 'port: "18001"')
     [problem] = problems_for(project_copy.facts_dir)
     assert "services.0.port" in problem and "valid integer" in problem
 
@@ -85,10 +85,10 @@ def test_port_range_and_duplicates(project_copy: Project) -> None:
     assert "services.3.port" in problem and "65535" in problem
 
     replace_in(services, "port: 70000", "port: 16379")
-    replace_in(services, "port: 19093", "port: 18000")
+    replace_in(services, "port: 19093", "port: 18001")
     [problem] = problems_for(project_copy.facts_dir)
     second = [n for n, line in enumerate(services.read_text().splitlines(), 1)
-              if line == "    port: 18000"][-1]
+              if line == "    port: 18001"][-1]
     assert f"services.yml:{second}: " in problem  # the duplicate, not the original
     assert "services.5.port" in problem and "already published by service 'api'" in problem
 
@@ -153,7 +153,7 @@ def test_cli_check_and_show_on_good_facts(project_copy: Project) -> None:
     shown = _opsbook(project_copy, "facts", "show", "thresholds.error_rate.warning")
     assert shown.stdout.strip() == "2.0"
     section = _opsbook(project_copy, "facts", "show", "services.0")
-    assert "name: api" in section.stdout and "port: 18000" in section.stdout
+    assert "name: api" in section.stdout and "port: 18001" in section.stdout
     missing = _opsbook(project_copy, "facts", "show", "thresholds.nope")
     assert missing.returncode == 1 and "no key 'nope'" in missing.stderr
 

@@ -31,7 +31,7 @@ def test_cli_project_flag_wins_over_opsbook_project(
     monkeypatch.setenv("OPSBOOK_PROJECT", str(other))
     monkeypatch.chdir(tmp_path)
     (project_copy.facts_dir / "services.yml").write_text(
-        (project_copy.facts_dir / "services.yml").read_text().replace("port: 18000", "port: 18123")
+        (project_copy.facts_dir / "services.yml").read_text().replace("port: 18001", "port: 18123")
     )
     result = CliRunner().invoke(
         main, ["--project", str(project_copy.root), "facts", "show", "services.0.port"]

@@ -70,7 +70,7 @@ def test_foreign_braces_pass_through_byte_for_byte(project_copy: Project) -> Non
     text = render_site(project_copy)["braces.md"]
     for command in commands:
         assert command + "\n" in text
-    assert "curl http://127.0.0.1:18000/\n" in text
+    assert "curl http://127.0.0.1:18001/\n" in text
 
 
 def test_undefined_name_fails_with_page_and_line(project_copy: Project) -> None:

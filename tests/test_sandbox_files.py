@@ -42,14 +42,14 @@ def test_environment_carries_every_port_and_the_current_version(project, facts) 
     assert Path(env["COMPOSE_FILE"]).is_file()
     assert env["COMPOSE_PROJECT_NAME"] == facts.platform.compose_project
     assert env["API_VERSION"] == facts.deployment.versions.current
-    assert env["API_PORT"] == "18000" == str(facts.service("api").port)
+    assert env["API_PORT"] == "18001" == str(facts.service("api").port)
     for service in facts.services:
         assert env[port_variable(service.name)] == str(service.port)
     assert all(isinstance(v, str) for v in env.values())
 
 
 def test_compose_services_are_the_facts_services(compose, facts) -> None:
-    assert list(compose["services"]) == [s.name for s in facts.services]
+    assert sorted(compose["services"]) == sorted(s.name for s in facts.services)
 
 
 def test_compose_publishes_on_loopback_from_the_port_variables_only(compose, facts) -> None:
@@ -80,11 +80,13 @@ def test_prometheus_scrapes_api_and_worker_every_5s_and_loads_the_rules(project)
     config = yaml.safe_load((project.sandbox_dir / "prometheus" / "prometheus.yml").read_text())
     assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "5s"
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
-    targets = {
-        job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
-    }
-    assert targets["api"] == ["api:8000"]
-    assert targets["worker"] == ["worker:9100"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    # every api replica, by DNS; one of each of the others
+    assert jobs["api"]["dns_sd_configs"] == [
+        {"names": ["api"], "type": "A", "port": 8000, "refresh_interval": "5s"}
+    ]
+    assert jobs["worker"]["static_configs"][0]["targets"] == ["worker:9100"]
+    assert jobs["proxy"]["static_configs"][0]["targets"] == ["proxy:8404"]
 
 
 def test_docker_missing_is_one_line_naming_the_bootstrap(monkeypatch, tmp_path) -> None:

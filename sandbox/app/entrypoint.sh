@@ -10,8 +10,8 @@ case "${1:-api}" in
             echo "database not ready; retrying migrations in 1 s" >&2
             sleep 1
         done
-        exec uvicorn opsbook_app.api:app --host 0.0.0.0 --port "${API_PORT_INTERNAL:-8000}" \
-            --no-access-log --timeout-graceful-shutdown 5
+        # uvicorn, draining before it stops (opsbook_app/draining.py)
+        exec python -m opsbook_app.serve
         ;;
     worker)
         exec python -m opsbook_app.worker

@@ -8,7 +8,8 @@ import logging
 import random
 import time
 import uuid
-from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
@@ -18,13 +19,30 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from starlette.routing import Match
 
-from opsbook_app import config, deps
+from opsbook_app import config, deps, draining
 from opsbook_app.faults import Fault, Injector
 from opsbook_app.metrics import register_common
+from opsbook_app.switchboard import Switchboard
 
 log = logging.getLogger("opsbook.api")
 RELEASE = config.release()
-app = FastAPI(title="opsbook api", version=RELEASE.version)
+
+# Each replica applies the fault switch in its own process (faults.py); the switch itself
+# is shared by all replicas through Redis (switchboard.py).
+FAULTS = Injector()
+SWITCH = Switchboard(FAULTS, deps.cache)
+ALERTS_KEY = "opsbook:alerts"  # the receiver's inbox, in Redis so every replica shows it
+ALERTS_KEPT = 100
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    SWITCH.start()
+    yield
+    SWITCH.stop()
+
+
+app = FastAPI(title="opsbook api", version=RELEASE.version, lifespan=lifespan)
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -58,12 +76,6 @@ Gauge("opsbook_db_connections", "Connections to the opsbook database").set_funct
 
 # Probes and scrapes are not user traffic: counting them would dilute the error rate.
 _UNCOUNTED = ("/metrics", "/health/")
-
-
-# One uvicorn process per container, so process memory is the right scope for the switch
-# (faults.py: what each field does and holds).
-FAULTS = Injector()
-ALERTS: deque[dict[str, Any]] = deque(maxlen=100)
 
 
 def _route_of(request: Request) -> str:
@@ -132,7 +144,10 @@ def _check_schema() -> str | None:
 
 @app.get("/health/ready")
 def ready() -> JSONResponse:
-    """200 only when PostgreSQL, Redis and the schema all serve this build."""
+    """200 only when PostgreSQL, Redis and the schema all serve this build, and the
+    process is not shutting down (draining.py: the proxy stops sending first)."""
+    if draining.DRAINING.is_set():
+        return JSONResponse({"status": "draining"}, status_code=503)
     problems = {
         name: problem
         for name, check in (("postgres", _check_postgres), ("redis", _check_redis))
@@ -185,6 +200,15 @@ class JobRequest(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+def _job_columns() -> str:
+    """The jobs columns this build reads: the results only where the schema has them
+    (expand/contract, deps.has_result_columns)."""
+    columns = "id, kind, status, created_at, updated_at"
+    if RELEASE.writes_result and deps.has_result_columns():
+        columns += ", result, error"
+    return columns
+
+
 def _job_json(row: Any) -> dict[str, Any]:
     job = {
         "id": str(row.id),
@@ -231,9 +255,7 @@ def create_job(job: JobRequest) -> dict[str, Any]:
 @app.get("/api/v1/jobs")
 def recent_jobs(limit: int = Query(20, ge=1, le=100)) -> list[dict[str, Any]]:
     """The most recent jobs, newest first, from PostgreSQL (what a dashboard polls)."""
-    columns = "id, kind, status, created_at, updated_at"
-    if RELEASE.writes_result and deps.has_result_columns():
-        columns += ", result, error"
+    columns = _job_columns()  # before connecting: it may look the schema up
     with deps.engine().connect() as conn:
         rows = conn.execute(
             text(f"SELECT {columns} FROM jobs ORDER BY created_at DESC LIMIT :limit"),
@@ -255,9 +277,7 @@ def get_job(job_id: uuid.UUID) -> dict[str, Any]:
         CACHE.labels("hit").inc()
         return json.loads(cached)
     CACHE.labels("miss").inc()
-    columns = "id, kind, status, created_at, updated_at"
-    if RELEASE.writes_result and deps.has_result_columns():
-        columns += ", result, error"
+    columns = _job_columns()  # before connecting: it may look the schema up
     with deps.engine().connect() as conn:
         row = conn.execute(
             text(f"SELECT {columns} FROM jobs WHERE id = :id"), {"id": job_id}
@@ -278,22 +298,22 @@ def get_job(job_id: uuid.UUID) -> dict[str, Any]:
 
 @app.get("/admin/fault")
 def get_fault() -> dict[str, Any]:
-    """The switch as set, and what it holds right now (`held`)."""
-    return FAULTS.state()
+    """The switch as set, and what all replicas hold right now (`held`)."""
+    return SWITCH.state()
 
 
 @app.post("/admin/fault")
 def set_fault(fault: Fault) -> dict[str, Any]:
     """Set the fault switch for alert drills (faults.py); a field left out is normal."""
     log.warning("fault injection set: %s", fault.model_dump())
-    state = FAULTS.apply(fault)
+    state = SWITCH.set(fault)
     log.warning("fault injection holds: %s", state["held"])
     return state
 
 
 @app.delete("/admin/fault")
 def clear_fault() -> dict[str, Any]:
-    state = FAULTS.apply(Fault())
+    state = SWITCH.set(Fault())
     log.warning("fault injection cleared; holds: %s", state["held"])
     return state
 
@@ -324,10 +344,13 @@ def enqueue(req: Enqueue) -> dict[str, Any]:
 @app.post("/admin/alerts")
 def receive_alerts(notification: dict[str, Any]) -> dict[str, int]:
     """Alertmanager's webhook lands here, so drills can see the page that was sent."""
-    ALERTS.append({"received_at": time.time(), **notification})
-    return {"stored": len(ALERTS)}
+    r = deps.cache()
+    r.lpush(ALERTS_KEY, json.dumps({"received_at": time.time(), **notification}))
+    r.ltrim(ALERTS_KEY, 0, ALERTS_KEPT - 1)
+    return {"stored": r.llen(ALERTS_KEY)}
 
 
 @app.get("/admin/alerts")
 def list_alerts() -> list[dict[str, Any]]:
-    return list(ALERTS)
+    """Every notification received, oldest first."""
+    return [json.loads(n) for n in reversed(deps.cache().lrange(ALERTS_KEY, 0, -1))]

@@ -54,6 +54,15 @@ class Fault(BaseModel):
     cache_bypass: bool = False
 
 
+def to_hold(fault: Fault) -> dict[str, int]:
+    """What the switch asks a process to hold, keyed and counted as `held` reports it."""
+    return {
+        "memory_mb": fault.memory_mb,
+        "cpu_threads": int(fault.cpu_busy),
+        "db_connections": fault.db_connections,
+    }
+
+
 def _touched(mb: int) -> mmap.mmap:
     """`mb` MiB of anonymous memory with every page written, so it is resident (RSS).
     An mmap of its own, not a bytearray from malloc, so closing it returns every page to

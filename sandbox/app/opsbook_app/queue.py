@@ -67,17 +67,19 @@ class Queue:
         pipe.hget(ATTEMPTS_KEY, job_id)
         return job_id, int(pipe.execute()[1] or 0)
 
-    def count_attempt(self, job_id: str) -> None:
-        self.r.hincrby(ATTEMPTS_KEY, job_id, 1)
-
     def ack(self, job_id: str) -> None:
         """Done with it (completed or failed for good): forget it."""
         self._ack(keys=[PROCESSING_KEY, LEASES_KEY, ATTEMPTS_KEY, ERRORS_KEY], args=[job_id])
 
     def give_back(self, job_id: str, error: str | None = None) -> bool:
-        """Put a job taken but not finished back at the head of the queue."""
+        """Put a job taken but not finished back at the head of the queue. With `error`
+        (running it broke the worker; an outage is not the job's fault) the attempt
+        counts towards MAX_ATTEMPTS."""
         if error:
-            self.r.hset(ERRORS_KEY, job_id, error)
+            pipe = self.r.pipeline()
+            pipe.hset(ERRORS_KEY, job_id, error)
+            pipe.hincrby(ATTEMPTS_KEY, job_id, 1)
+            pipe.execute()
         keys = [PROCESSING_KEY, LEASES_KEY, config.QUEUE_KEY]
         return bool(self._requeue(keys=keys, args=[job_id]))
 

@@ -9,6 +9,7 @@ main loop has gone round recently, so a wedged worker is restarted, not just a d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -171,13 +172,9 @@ def main() -> None:
         except Exception as exc:  # Redis or PostgreSQL away, or a schema we cannot write
             log.error("%s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
             deps.forget_columns()  # a migration may have run under us
-            if job_id is not None:
-                try:  # back at the head of the queue at once; its lease would do it later
+            if job_id is not None:  # back at the head of the queue now; its lease would later
+                with contextlib.suppress(Exception):
                     q.give_back(job_id, error=None if _outage(exc) else str(exc))
-                    if not _outage(exc):
-                        q.count_attempt(job_id)
-                except Exception:
-                    pass
             _stopping.wait(2)
     server.shutdown()
     log.info("worker stopped")

@@ -115,6 +115,7 @@ class Service(Strict):
     # Replicas the sandbox can run at once; each publishes its own host port, so the
     # service owns `port` .. `port + max_replicas - 1`.
     max_replicas: Annotated[int, Field(ge=1, le=32)] = 1
+    replicas: Annotated[int, Field(ge=1, le=32)] = 1  # what it runs normally
     health: Health = Health()
     metrics_path: UrlPath | None = None
 
@@ -394,6 +395,13 @@ class Facts(Strict):
                     f"ports {svc.port}-{svc.last_port} for {svc.max_replicas} replicas "
                     "run past 65535",
                     f"{i}.max_replicas",
+                )
+            if svc.replicas > svc.max_replicas:
+                raise _problem(
+                    "replicas",
+                    f"runs {svc.replicas} replicas but publishes ports for {svc.max_replicas}; "
+                    "raise max_replicas",
+                    f"{i}.replicas",
                 )
             _claim(seen_names, svc.name, i, "duplicate_service",
                    f"service name {svc.name!r} is already used by services.{{first}}", f"{i}.name")

@@ -21,9 +21,14 @@ from opsbook.project import Project
 HOST = "127.0.0.1"
 
 
+def service_variable(service_name: str, what: str) -> str:
+    """(`api`, `PORT`) -> `API_PORT`: a compose.yaml variable about one service."""
+    return f"{service_name.upper().replace('-', '_')}_{what}"
+
+
 def port_variable(service_name: str) -> str:
     """`api` -> `API_PORT`: the variable compose.yaml publishes that service's port from."""
-    return service_name.upper().replace("-", "_") + "_PORT"
+    return service_variable(service_name, "PORT")
 
 
 def _others_can_read(path: Path) -> bool:
@@ -101,7 +106,8 @@ def compose_environment(project: Project, facts: Facts) -> dict[str, str]:
     }
     for service in facts.services:
         env[port_variable(service.name)] = str(service.port)
-        env[port_variable(service.name) + "_LAST"] = str(service.last_port)
+        env[service_variable(service.name, "PORT_LAST")] = str(service.last_port)
+        env[service_variable(service.name, "REPLICAS")] = str(service.replicas)
     return env
 
 

@@ -249,18 +249,33 @@ def down(project: Project, facts: Facts) -> None:
         raise OpsbookError([f"still present after down: {item}" for item in left])
 
 
+def replica_addresses(ps_json: str, container_port: int) -> list[str]:
+    """`127.0.0.1:PORT` of every running replica that publishes `container_port`, from
+    `docker compose ps --format json SERVICE`. Not `docker compose port`: it asks for
+    replica #1, and a rollout renumbers the replicas (sandbox/tools/rollout.py)."""
+    rows = sorted(parse_ps_json(ps_json), key=lambda row: row.get("Name", ""))
+    return [
+        f"{pub['URL']}:{pub['PublishedPort']}"
+        for row in rows
+        if row.get("State") == "running"
+        for pub in row.get("Publishers") or []
+        if pub.get("TargetPort") == container_port and pub.get("PublishedPort")
+    ]
+
+
 def published(project: Project, facts: Facts, service: str) -> str | None:
-    """`127.0.0.1:PORT` a service's first replica really answers on (compose picks it from
-    the service's port range when it scales), or None if it is not running."""
+    """`127.0.0.1:PORT` a running replica of a service really answers on (compose picks
+    it from the service's port range when it scales), or None if none is running."""
     spec = facts.service(service)
     done = docker.run(
-        ["docker", "compose", "port", service, str(spec.container_port)],
+        ["docker", "compose", "ps", "--format", "json", service],
         compose_environment(project, facts),
         timeout=QUERY_TIMEOUT,
         check=False,
     )
-    where = done.stdout.strip()
-    return where if done.returncode == 0 and where else None
+    if done.returncode != 0:
+        return None
+    return next(iter(replica_addresses(done.stdout, spec.container_port)), None)
 
 
 def leftovers(facts: Facts) -> list[str]:
