@@ -33,7 +33,7 @@ def test_drill_talks_to_localhost_only_and_is_bounded(page: str, repo_project: P
     facts = load_facts(repo_project.facts_dir)
     urls = re.findall(r"https?://[^\s'\"]+", drill)
     assert urls and all(u.startswith("http://127.0.0.1:") for u in urls), urls
-    assert f"127.0.0.1:{facts.service('api').port}/admin/fault" in drill
+    assert f"127.0.0.1:{facts.service('proxy').port}/admin/fault" in drill
     assert f"127.0.0.1:{facts.service('prometheus').port}/api/v1/alerts" in drill
     assert "<!-- opsbook: retry=240" in drill and "<!-- opsbook: teardown -->" in drill
     assert "while " not in drill  # every loop is a bounded `for ... in $(seq ...)`

@@ -22,6 +22,7 @@ import pytest
 from opsbook.facts import Facts
 from opsbook.project import Project
 from opsbook.sandbox import ComposeSandbox, base_urls, status, up
+from opsbook.sandbox.lifecycle import replica_addresses
 
 
 @dataclass
@@ -45,11 +46,31 @@ class Sandbox:
         if spec.max_replicas == 1:
             return self.urls[service] + path
         # A service that scales owns a range of host ports and Docker picks one per
-        # replica, so ask compose which one this replica got, as a reader would.
-        where = self.compose("port", service, str(spec.container_port)).stdout.strip()
-        host, _, port = where.rpartition(":")
-        assert host == "127.0.0.1" and int(port) in spec.host_ports, where
-        return f"http://{where}{path}"
+        # replica, so ask compose which one a replica got, as a reader would.
+        return self.replica_urls(service, path)[0]
+
+    def replica_urls(self, service: str, path: str = "") -> list[str]:
+        """One URL per running replica (each publishes its own host port), for what the
+        proxy would spread over them: a counter is the sum of the replicas' own."""
+        spec = self.facts.service(service)
+        rows = self.compose("ps", "--format", "json", service).stdout
+        found = replica_addresses(rows, spec.container_port)
+        assert found, rows
+        for where in found:
+            host, _, port = where.rpartition(":")
+            assert host == "127.0.0.1" and int(port) in spec.host_ports, where
+        return [f"http://{where}{path}" for where in found]
+
+    def replica_get(self, service: str, path: str) -> list[tuple[int, str]]:
+        """(status, body) of GET `path` on each running replica, not through the proxy."""
+        answers = []
+        for url in self.replica_urls(service, path):
+            try:
+                with urllib.request.urlopen(url, timeout=10) as resp:
+                    answers.append((resp.status, resp.read().decode()))
+            except urllib.error.HTTPError as err:
+                answers.append((err.code, err.read().decode()))
+        return answers
 
     def compose(
         self, *args: str, timeout: float = 120, check: bool = True, **env: str
@@ -103,7 +124,7 @@ class Sandbox:
 
 def _current(sandbox: Sandbox) -> bool:
     try:
-        code, body = sandbox.request("api", "/version")
+        code, body = sandbox.request("proxy", "/version")
     except OSError:  # api not listening at all
         return False
     return code == 200 and body.get("version") == sandbox.env["API_VERSION"]

@@ -13,7 +13,7 @@ from opsbook.harness.verify import verify
 
 pytestmark = pytest.mark.integration
 
-SWITCH = 'curl -fsS "http://127.0.0.1:$API_PORT/admin/fault"'
+SWITCH = 'curl -fsS "http://127.0.0.1:$PROXY_PORT/admin/fault"'
 
 
 def run_pages(sandbox, pages: dict[str, str]):
@@ -34,7 +34,7 @@ def test_a_leftover_container_and_a_fault_left_on_are_caught(sandbox) -> None:
             "debian:bookworm-slim sleep 300\n```\n"
         ),
         "fault.md": (
-            "```bash\ncurl -fsS -X POST \"http://127.0.0.1:$API_PORT/admin/fault\" "
+            "```bash\ncurl -fsS -X POST \"http://127.0.0.1:$PROXY_PORT/admin/fault\" "
             "-H 'content-type: application/json' -d '{\"error_rate\": 0.1}'\n```\n"
         ),
         "after.md": (

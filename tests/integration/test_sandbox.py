@@ -36,7 +36,7 @@ def healthy(sandbox) -> None:
 
 
 def _ready(sandbox) -> bool:
-    return sandbox.request("api", "/health/ready")[0] == 200
+    return sandbox.request("proxy", "/health/ready")[0] == 200
 
 
 def test_every_service_healthy_and_published_on_loopback_only(sandbox) -> None:
@@ -55,17 +55,17 @@ def test_every_service_healthy_and_published_on_loopback_only(sandbox) -> None:
     for service in sandbox.facts.services:
         # each replica publishes one port from the service's range (one port unless it scales)
         got = {(host, target) for _, host, target in published if host in service.host_ports}
-        assert len(got) == 1, (service.name, published)
+        assert len(got) == service.replicas, (service.name, published)
         assert got.pop()[1] == service.container_port, service.name
 
 
 def test_job_completes_and_its_row_is_in_postgres(sandbox) -> None:
-    code, job = sandbox.request("api", "/api/v1/jobs", method="POST",
+    code, job = sandbox.request("proxy", "/api/v1/jobs", method="POST",
                                 body={"kind": "echo", "payload": {"n": 7}})  # fmt: skip
     assert code == 202 and job["status"] == "queued", job
 
     def completed():
-        code, body = sandbox.request("api", f"/api/v1/jobs/{job['id']}")
+        code, body = sandbox.request("proxy", f"/api/v1/jobs/{job['id']}")
         return body if code == 200 and body["status"] == "completed" else None
 
     body = sandbox.wait_for("the worker to complete the job", completed, timeout=30)
@@ -79,11 +79,11 @@ def test_job_completes_and_its_row_is_in_postgres(sandbox) -> None:
 
 
 def test_failed_job_reports_failed_with_its_error(sandbox) -> None:
-    _, job = sandbox.request("api", "/api/v1/jobs", method="POST",
+    _, job = sandbox.request("proxy", "/api/v1/jobs", method="POST",
                              body={"kind": "fail", "payload": {"message": "boom"}})  # fmt: skip
 
     def failed():
-        _, body = sandbox.request("api", f"/api/v1/jobs/{job['id']}")
+        _, body = sandbox.request("proxy", f"/api/v1/jobs/{job['id']}")
         return body if body["status"] == "failed" else None
 
     assert sandbox.wait_for("the job to fail", failed, timeout=30)["error"] == "boom"
@@ -94,7 +94,7 @@ def test_ready_goes_503_naming_redis_while_redis_is_stopped(sandbox) -> None:
         sandbox.compose("stop", "redis")
 
         def unready():
-            code, body = sandbox.request("api", "/health/ready")
+            code, body = sandbox.request("proxy", "/health/ready")
             return body if code == 503 else None
 
         body = sandbox.wait_for("/health/ready to answer 503", unready, timeout=30)
@@ -106,13 +106,13 @@ def test_ready_goes_503_naming_redis_while_redis_is_stopped(sandbox) -> None:
 
 
 def test_health_version_and_metrics_endpoints(sandbox) -> None:
-    assert sandbox.request("api", "/health/live")[0] == 200
-    code, version = sandbox.request("api", "/version")
+    assert sandbox.request("proxy", "/health/live")[0] == 200
+    code, version = sandbox.request("proxy", "/version")
     assert code == 200 and version["version"] == sandbox.facts.deployment.versions.current
-    code, db = sandbox.request("api", "/health/db")
+    code, db = sandbox.request("proxy", "/health/db")
     assert code == 200 and db["revision"] == "0002", db
-    sandbox.request("api", f"/api/v1/jobs/{uuid.uuid4()}")  # a 404 so routes are counted
-    _, metrics = sandbox.request("api", "/metrics")
+    sandbox.request("proxy", f"/api/v1/jobs/{uuid.uuid4()}")  # a 404 so routes are counted
+    _, metrics = sandbox.request("proxy", "/metrics")
     missing = [name for name in APP_METRICS if f"\n{name}" not in metrics]
     assert not missing, missing
     assert 'route="/api/v1/jobs/{job_id}"' in metrics  # templates, not raw ids
@@ -136,17 +136,17 @@ def test_prometheus_scrapes_api_and_worker(sandbox) -> None:
 def test_fault_switch_makes_api_requests_fail_and_clears(sandbox) -> None:
     job_url = f"/api/v1/jobs/{uuid.uuid4()}"
     try:
-        code, fault = sandbox.request("api", "/admin/fault", method="POST",
+        code, fault = sandbox.request("proxy", "/admin/fault", method="POST",
                                       body={"error_rate": 1.0, "latency_seconds": 0})  # fmt: skip
         assert code == 200 and fault["error_rate"] == 1.0
-        assert sandbox.request("api", job_url)[0] == 500
-        assert sandbox.request("api", "/health/ready")[0] == 200  # probes are not affected
-        _, metrics = sandbox.request("api", "/metrics")
-        assert 'route="/api/v1/jobs/{job_id}",status="500"' in metrics
+        assert sandbox.request("proxy", job_url)[0] == 500
+        assert sandbox.request("proxy", "/health/ready")[0] == 200  # probes are not affected
+        metrics = sandbox.replica_get("api", "/metrics")
+        assert any('route="/api/v1/jobs/{job_id}",status="500"' in m for _, m in metrics)
     finally:
-        sandbox.request("api", "/admin/fault", method="DELETE")
-    assert sandbox.request("api", "/admin/fault")[1]["error_rate"] == 0.0
-    assert sandbox.request("api", job_url)[0] == 404
+        sandbox.request("proxy", "/admin/fault", method="DELETE")
+    assert sandbox.request("proxy", "/admin/fault")[1]["error_rate"] == 0.0
+    assert sandbox.request("proxy", job_url)[0] == 404
 
 
 def test_migrations_downgrade_and_upgrade_from_the_api_container(sandbox) -> None:
@@ -157,14 +157,14 @@ def test_migrations_downgrade_and_upgrade_from_the_api_container(sandbox) -> Non
     try:
         sandbox.compose("exec", "-T", "api", "alembic", "downgrade", "-1")
         assert "0001" in sandbox.compose("exec", "-T", "api", "alembic", "current").stdout
-        code, body = sandbox.request("api", "/health/ready")
+        code, body = sandbox.request("proxy", "/health/ready")
         assert code == 200, body
-        code, job = sandbox.request("api", "/api/v1/jobs", method="POST",
+        code, job = sandbox.request("proxy", "/api/v1/jobs", method="POST",
                                     body={"kind": "echo", "payload": {"at": "0001"}})  # fmt: skip
         assert code == 202, job
 
         def completed():
-            code, body = sandbox.request("api", f"/api/v1/jobs/{job['id']}")
+            code, body = sandbox.request("proxy", f"/api/v1/jobs/{job['id']}")
             return code == 200 and body["status"] == "completed" and body
 
         done = sandbox.wait_for("a job to complete on schema 0001", completed, timeout=30)
@@ -179,15 +179,36 @@ def test_deploy_previous_release_then_the_broken_one_is_caught(sandbox) -> None:
     deploy = ("up", "-d", "--wait", "api", "worker")
     try:
         sandbox.compose(*deploy, API_VERSION=versions.previous, timeout=180)
-        assert sandbox.request("api", "/version")[1]["version"] == versions.previous
+        assert sandbox.request("proxy", "/version")[1]["version"] == versions.previous
         assert _ready(sandbox)
 
         broken = sandbox.compose(*deploy, API_VERSION=versions.broken, timeout=180, check=False)
         assert broken.returncode != 0, "a deploy of the broken build must not report success"
-        code, body = sandbox.request("api", "/health/ready")
+        code, body = sandbox.request("proxy", "/health/ready")
         assert code == 503 and body["down"] == ["schema"], body
-        assert sandbox.request("api", "/version")[1]["version"] == versions.broken
+        assert sandbox.request("proxy", "/version")[1]["version"] == versions.broken
     finally:
         sandbox.compose(*deploy, API_VERSION=versions.current, timeout=180)
-    assert sandbox.request("api", "/version")[1]["version"] == versions.current
+    assert sandbox.request("proxy", "/version")[1]["version"] == versions.current
     assert _ready(sandbox)
+
+
+def test_the_fault_switch_reaches_every_replica_and_a_restart_clears_it(sandbox) -> None:
+    job_url = f"/api/v1/jobs/{uuid.uuid4()}"
+    replicas = sandbox.facts.service("api").replicas
+    assert len(sandbox.replica_urls("api")) == replicas
+
+    def codes() -> list[int]:
+        return [status for status, _ in sandbox.replica_get("api", job_url)]
+
+    try:
+        code, state = sandbox.request("proxy", "/admin/fault", method="POST",
+                                      body={"error_rate": 1.0, "memory_mb": 64})  # fmt: skip
+        assert code == 200 and state["held"]["memory_mb"] == 64, state  # one replica holds it
+        assert codes() == [500] * replicas  # set through one, in effect in all
+        sandbox.compose("restart", "api")
+        sandbox.wait_for("the api replicas back", lambda: codes() == [404] * replicas,
+                         timeout=60, every=1)  # fmt: skip
+        assert sandbox.request("proxy", "/admin/fault")[1]["error_rate"] == 0.0
+    finally:
+        sandbox.request("proxy", "/admin/fault", method="DELETE")

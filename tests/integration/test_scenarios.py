@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 DIAGNOSIS = "<!-- opsbook: scenario=redis-down phase=diagnosis -->"
 MITIGATION = "<!-- opsbook: scenario=redis-down phase=mitigation -->"
-READY = 'curl -s "http://127.0.0.1:$API_PORT/health/ready"'
+READY = 'curl -s "http://127.0.0.1:$PROXY_PORT/health/ready"'
 
 
 def run_runbook(sandbox, markdown: str) -> RunResults:
@@ -37,7 +37,7 @@ def runbook(diagnosis: str, mitigation: str = "docker compose start redis") -> s
         f"# Runbook\n\n{DIAGNOSIS}\n```bash\n{diagnosis}\n```\n\n"
         f"{MITIGATION}\n```bash\n{mitigation}\n```\n\n"
         f"<!-- opsbook: scenario=redis-down phase=mitigation retry=60 -->\n"
-        f"```bash\ncurl -fsS \"http://127.0.0.1:$API_PORT/health/ready\"\n```\n"
+        f"```bash\ncurl -fsS \"http://127.0.0.1:$PROXY_PORT/health/ready\"\n```\n"
     )
 
 
@@ -57,7 +57,7 @@ def test_a_diagnosis_that_checks_the_wrong_service_does_not_prove_it(sandbox) ->
     assert not scenario.diagnosis_showed
     assert "did not show fault redis-down" in scenario.message
     # the sandbox was restored all the same
-    code, _ = sandbox.request("api", "/health/ready")
+    code, _ = sandbox.request("proxy", "/health/ready")
     assert code == 200
 
 
@@ -74,5 +74,5 @@ def test_the_fault_is_restored_even_when_the_mitigation_fails(sandbox) -> None:
     results = run_runbook(sandbox, runbook(READY, mitigation="false"))
     [scenario] = results.scenarios
     assert scenario.status == "failed" and not scenario.recovered
-    code, _ = sandbox.request("api", "/health/ready")
+    code, _ = sandbox.request("proxy", "/health/ready")
     assert code == 200, "restore did not bring Redis back"

@@ -29,7 +29,7 @@ def driver(*args: str, timeout: float = 200) -> subprocess.CompletedProcess[str]
 
 
 def start(sandbox, state: Path, *extra: str) -> None:
-    done = driver("start", "--url", sandbox.url("api"), "--state", str(state), *extra)
+    done = driver("start", "--url", sandbox.url("proxy"), "--state", str(state), *extra)
     assert done.returncode == 0, done.stderr
 
 

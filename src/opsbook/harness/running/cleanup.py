@@ -24,7 +24,6 @@ from opsbook.facts.model import Scenarios
 from opsbook.harness.running.hidden import HiddenFailed, run_hidden, state_diff
 from opsbook.harness.running.session import PageSession
 
-PROBE_TIMEOUT = 60.0
 POLL = 2.0
 
 
@@ -37,7 +36,7 @@ class CleanupCheck:
     broken: str | None = None  # why no reference could be taken
 
     def _probe(self, session: PageSession, what: str, script: str) -> str:
-        return run_hidden(session, f"the {what}", script, PROBE_TIMEOUT)
+        return run_hidden(session, f"the {what}", script)
 
     def before_page(self, session: PageSession) -> None:
         if self.reference is None and self.broken is None:

@@ -12,12 +12,16 @@ import difflib
 
 from opsbook.harness.running.session import PageSession
 
+PROBE_TIMEOUT = 60.0  # seconds for a probe, an injection or a restore
+
 
 class HiddenFailed(Exception):
     """A hidden script exited non-zero (or timed out); the message names it."""
 
 
-def run_hidden(session: PageSession, what: str, script: str, timeout: float) -> str:
+def run_hidden(
+    session: PageSession, what: str, script: str, timeout: float = PROBE_TIMEOUT
+) -> str:
     """The script's output; HiddenFailed("WHAT failed (exit N): last lines") otherwise."""
     att = session.run([f"(\n{script.rstrip()}\n)"], timeout)
     if att.exit_code != 0:

@@ -22,7 +22,6 @@ from opsbook.harness.model import ScenarioPlan, ScenarioResult
 from opsbook.harness.running.hidden import HiddenFailed, run_hidden, state_diff
 from opsbook.harness.running.session import PageSession
 
-PROBE_TIMEOUT = 60.0
 POLL = 2.0
 
 
@@ -57,7 +56,7 @@ class ScenarioRun:
     # -- hidden shell ----------------------------------------------------------------------
     def _shell(self, what: str, script: str) -> str:
         try:
-            return run_hidden(self.session, what, script, PROBE_TIMEOUT)
+            return run_hidden(self.session, what, script)
         except HiddenFailed as exc:
             raise ScenarioFailed(str(exc)) from None
 

@@ -1,0 +1,67 @@
+"""The rolling rollout (sandbox/tools/rollout.py) against the real sandbox, under traffic.
+
+The deployment and rollback pages prove a rollout that succeeds; this proves the other
+path: new replicas that never become ready are removed, the old ones never stop serving,
+and clients see no refused connection, no 5xx and no lost job.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_traffic import start, stop
+
+pytestmark = pytest.mark.integration
+
+ROLLOUT = Path(__file__).resolve().parents[2] / "sandbox" / "tools" / "rollout.py"
+
+
+def rollout(sandbox, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROLLOUT), *args],
+        env={**os.environ, **sandbox.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def images(sandbox) -> list[str]:
+    out = sandbox.compose("ps", "api", "--format", "{{.Image}} {{.Health}}").stdout
+    return sorted(out.split("\n")[:-1])
+
+
+def test_a_release_that_never_gets_ready_is_removed_and_nobody_notices(sandbox, tmp_path) -> None:
+    facts = sandbox.facts
+    good = f"{facts.service('api').image}:{facts.deployment.versions.current} healthy"
+    assert images(sandbox) == [good] * facts.service("api").replicas
+    start(sandbox, tmp_path / "traffic", "--rate", "20", "--seconds", "120")
+    try:
+        done = rollout(sandbox, "api", "--timeout", "25",
+                       API_VERSION=facts.deployment.versions.broken)  # fmt: skip
+    finally:
+        counts = stop(tmp_path / "traffic", settle=60)
+    assert done.returncode == 1, done.stderr
+    assert "aborted" in done.stdout and "not healthy after 25 s" in done.stdout, done.stdout
+    assert images(sandbox) == [good] * facts.service("api").replicas
+    assert counts["accepted"] > 400, counts
+    assert (counts["lost"], counts["refused"], counts["errors"]) == (0, 0, 0), counts
+
+
+def test_bad_arguments_and_a_missing_engine_are_one_line(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROLLOUT), "api", "--replicas", "0"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--replicas must be 1-8" in done.stderr
+    done = subprocess.run(
+        [sys.executable, str(ROLLOUT), "api"],
+        env={**os.environ, "PATH": str(tmp_path)}, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2, done
+    assert done.stderr.strip() == "rollout: error: docker is not on PATH"
