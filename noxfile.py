@@ -78,9 +78,9 @@ def verify(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests, benchmarks and this file."""
+    """ruff over the package, tests, benchmarks, the sandbox's tools and this file."""
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "sandbox", "noxfile.py")
 
 
 @nox.session(python=PYTHON)

@@ -49,7 +49,19 @@ def test_environment_carries_every_port_and_the_current_version(project, facts) 
 
 
 def test_compose_services_are_the_facts_services(compose, facts) -> None:
-    assert sorted(compose["services"]) == sorted(s.name for s in facts.services)
+    always = {n for n, s in compose["services"].items() if "profiles" not in s}
+    assert sorted(always) == sorted(s.name for s in facts.services)
+
+
+def test_the_next_pool_is_the_api_on_demand_behind_the_proxy(compose) -> None:
+    on_demand = {n: s for n, s in compose["services"].items() if "profiles" in s}
+    assert list(on_demand) == ["api-next"]
+    spec, api = on_demand["api-next"], compose["services"]["api"]
+    assert spec["profiles"] == ["next"]
+    assert spec["image"] == "opsbook/api:${API_NEXT_VERSION:-${API_VERSION:?}}"
+    assert "ports" not in spec  # reached through the proxy only
+    assert spec["healthcheck"] == api["healthcheck"]
+    assert spec["environment"] == api["environment"]
 
 
 def test_compose_publishes_on_loopback_from_the_port_variables_only(compose, facts) -> None:
@@ -83,7 +95,10 @@ def test_prometheus_scrapes_api_and_worker_every_5s_and_loads_the_rules(project)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     # every api replica, by DNS; one of each of the others
     assert jobs["api"]["dns_sd_configs"] == [
-        {"names": ["api"], "type": "A", "port": 8000, "refresh_interval": "5s"}
+        {"names": ["api", "api-next"], "type": "A", "port": 8000, "refresh_interval": "5s"}
+    ]
+    assert jobs["api"]["relabel_configs"] == [  # pool="api" or pool="api-next"
+        {"source_labels": ["__meta_dns_name"], "target_label": "pool"}
     ]
     assert jobs["worker"]["static_configs"][0]["targets"] == ["worker:9100"]
     assert jobs["proxy"]["static_configs"][0]["targets"] == ["proxy:8404"]

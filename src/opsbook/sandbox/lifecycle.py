@@ -219,7 +219,9 @@ def _unhealthy_report(project: Project, facts: Facts, stderr: str) -> list[str]:
 def _down(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     # docker.run starts its own session, so a Ctrl-C cannot interrupt the cleanup itself
     return docker.run(
-        ["docker", "compose", "down", "--volumes", "--remove-orphans", "--timeout", "5"],
+        # every profile: a canary left running (api-next) goes too
+        ["docker", "compose", "--profile", "*", "down", "--volumes", "--remove-orphans",
+         "--timeout", "5"],  # fmt: skip
         env,
         timeout=DOWN_TIMEOUT,
         check=False,
