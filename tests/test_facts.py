@@ -78,6 +78,15 @@ def test_lower_is_worse_direction_is_checked(project_copy: Project) -> None:
     assert "thresholds.cache_hit_rate.critical" in problem and "below normal" in problem
 
 
+@pytest.mark.parametrize("steps", ["[5, 25, 50]", "[25, 5, 100]", "[5, 5, 100]"])
+def test_canary_steps_must_rise_to_100(project_copy: Project, steps: str) -> None:
+    deployment = project_copy.facts_dir / "deployment.yml"
+    replace_in(deployment, "canary_steps: [5, 25, 50, 100]", f"canary_steps: {steps}")
+    [problem] = problems_for(project_copy.facts_dir)
+    assert problem.startswith(f"{_rel(deployment)}:{line_of(deployment, 'canary_steps: ')}: ")
+    assert "deployment.canary_steps: " in problem and "rise step by step and end at 100" in problem
+
+
 def test_port_range_and_duplicates(project_copy: Project) -> None:
     services = project_copy.facts_dir / "services.yml"
     replace_in(services, "port: 16379", "port: 70000")

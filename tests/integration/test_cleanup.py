@@ -58,3 +58,22 @@ def test_a_page_that_restores_what_it_changed_is_clean(sandbox) -> None:
         "restart.md": "```bash\ndocker compose restart worker\n```\n",
     })
     assert results.cleanup == [], results.cleanup[0].message
+
+
+def test_a_canary_left_serving_is_caught_and_taken_away(sandbox) -> None:
+    share = 'python3 "$(dirname "$COMPOSE_FILE")/tools/share.py"'
+    results = run_pages(sandbox, {
+        "canary.md": (
+            "```bash\ndocker compose --profile next up -d --wait --no-deps api-next\n"
+            f"{share} set 25\n```\n"
+        ),
+        "after.md": f"```bash\n{share} show > share.txt\ngrep -q 'gets 0 %' share.txt\n```\n",
+    })  # fmt: skip
+    unclean = {c.page: c.message for c in results.cleanup}
+    assert set(unclean) == {"canary.md"}, unclean
+    assert "+container opsbook-sandbox-api-next" in unclean["canary.md"]
+    assert "+share api-next gets 25 %" in unclean["canary.md"]
+    assert "reset did not" not in unclean["canary.md"]
+    assert [b.status for b in results.blocks] == ["passed"] * 2
+    names = sandbox.compose("--profile", "next", "ps", "--all", "--format", "{{.Name}}").stdout
+    assert "api-next" not in names

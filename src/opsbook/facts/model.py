@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -244,6 +245,7 @@ class Strategy(Strict):
     id: str
     name: str
     description: str
+    runbook: Annotated[str, Field(pattern=r"^[\w./-]+\.md(#[\w-]+)?$")]  # where it is done
 
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -261,7 +263,8 @@ class Deployment(Strict):
     versions: Versions
     default_strategy: str
     strategies: list[Strategy]
-    canary_steps: list[Annotated[int, Field(ge=1, le=100)]]
+    canary_steps: list[Annotated[int, Field(ge=1, le=100)]]  # percent of requests, in order
+    canary_hold: Duration  # how long each canary step serves before its check
     windows: list[Window]
     freeze: str
     watch_after_deploy: Duration
@@ -275,6 +278,13 @@ class Deployment(Strict):
                 "unknown_strategy",
                 f"default_strategy {self.default_strategy!r} is not one of {ids}",
                 "default_strategy",
+            )
+        steps = self.canary_steps
+        if not steps or steps[-1] != 100 or any(a >= b for a, b in pairwise(steps)):
+            raise _problem(
+                "canary_steps",
+                f"canary_steps {steps} must rise step by step and end at 100",
+                "canary_steps",
             )
         return self
 
