@@ -70,17 +70,27 @@ def runtime(command: str) -> str:
     return done.stdout
 
 
-def current_share() -> int:
-    for line in runtime(f"show map {MAP}").splitlines():
-        parts = line.split()  # "0x55d0... next 25"
-        if len(parts) == 3 and parts[1] == "next":
+def share_in(show_map: str) -> int:
+    """The share from `show map`'s answer: one `0xADDRESS key value` line per entry."""
+    for line in show_map.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "next" and parts[2].isdigit():
             return int(parts[2])
     raise ShareError(f"the proxy's map {MAP} has no `next` entry")
 
 
+def current_share() -> int:
+    return share_in(runtime(f"show map {MAP}"))
+
+
 def ready() -> dict[str, tuple[int, int]]:
-    """Pool -> (replicas the proxy sends requests to, replicas it knows of)."""
-    rows = csv.DictReader(runtime("show stat").lstrip("# ").splitlines())
+    return pools_in(runtime("show stat"))
+
+
+def pools_in(show_stat: str) -> dict[str, tuple[int, int]]:
+    """Pool -> (replicas the proxy sends requests to, replicas it knows of), from `show
+    stat`'s CSV. A slot in maintenance for want of a DNS answer is no replica at all."""
+    rows = csv.DictReader(show_stat.lstrip("# ").splitlines())
     counts = {pool: [0, 0] for pool in POOLS}
     backends = {b: p for p, b in POOLS.items()}
     for row in rows:
