@@ -88,11 +88,14 @@ class Sandbox:
         return done
 
     def request(
-        self, service: str, path: str, *, method: str = "GET", body: Any = None
+        self, service: str, path: str, *, method: str = "GET", body: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """(status, decoded JSON or text) for an HTTP call on 127.0.0.1; never raises on 4xx/5xx."""
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url(service, path), data=data, method=method)
+        req = urllib.request.Request(
+            self.url(service, path), data=data, method=method, headers=headers or {}
+        )
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
