@@ -15,6 +15,8 @@ TOOL = Path(__file__).resolve().parents[1] / "sandbox" / "tools" / "share.py"
 
 @pytest.fixture(scope="module")
 def share():
+    # run as a script, the tool finds dockercli.py beside it; imported, it needs the path
+    sys.path.insert(0, str(TOOL.parent))
     spec = importlib.util.spec_from_file_location("share_tool", TOOL)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -21,16 +21,18 @@ compose` (`eval "$(opsbook sandbox env)"`). Progress on stderr, a summary on std
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
+
+import dockercli  # beside this file
+from dockercli import ToolError
 
 QUERY_TIMEOUT = 30.0  # seconds for one docker command that only looks
 CHANGE_TIMEOUT = 180.0  # seconds for one that creates or stops containers
 STOP_GRACE = 15  # seconds docker waits for a replica to drain and exit
 
 
-class RolloutError(Exception):
+class RolloutError(ToolError):
     pass
 
 
@@ -39,18 +41,7 @@ def say(message: str) -> None:
 
 
 def docker(*args: str, timeout: float = QUERY_TIMEOUT) -> str:
-    try:
-        done = subprocess.run(
-            ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise RolloutError(f"`docker {' '.join(args)}` took over {timeout:.0f} s") from None
-    except FileNotFoundError:
-        raise RolloutError("docker is not on PATH") from None
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise RolloutError(f"`docker {' '.join(args)}` failed: {' | '.join(tail)}")
-    return done.stdout
+    return dockercli.docker(*args, timeout=timeout)
 
 
 def replicas(service: str) -> list[str]:
@@ -147,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--replicas must be 1-8")
     try:
         return rollout(args.service, args.replicas, args.timeout, args.pause)
-    except RolloutError as exc:
+    except ToolError as exc:
         print(f"rollout: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

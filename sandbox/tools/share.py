@@ -29,12 +29,13 @@ import csv
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from dockercli import ToolError, docker  # beside this file
 
 MAP = "/usr/local/etc/haproxy/share.map"  # as haproxy.cfg names it
 SOCKET = "/run/haproxy/admin.sock"
@@ -43,31 +44,18 @@ COMMAND_TIMEOUT = 30.0  # seconds for one runtime command through docker compose
 QUERY_TIMEOUT = 10.0  # seconds for one Prometheus query
 
 
-class ShareError(Exception):
+class ShareError(ToolError):
     pass
 
 
-def say(message: str) -> None:
-    print(f"share: {message}", file=sys.stderr, flush=True)
-
-
-def runtime(command: str) -> str:
-    """One command on the proxy's runtime socket; its answer."""
-    args = ["docker", "compose", "exec", "-T", "proxy", "socat", "stdio", SOCKET]
+def runtime(commands: str) -> str:
+    """Commands (`;` between them) on the proxy's runtime socket; the answers, each one
+    ended by an empty line."""
+    args = ("compose", "exec", "-T", "proxy", "socat", "stdio", SOCKET)
     try:
-        done = subprocess.run(
-            args, input=command + "\n", capture_output=True, text=True,
-            timeout=COMMAND_TIMEOUT, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        why = f"the proxy did not answer {command!r} in {COMMAND_TIMEOUT:.0f} s"
-        raise ShareError(why) from None
-    except FileNotFoundError:
-        raise ShareError("docker is not on PATH") from None
-    if done.returncode != 0:
-        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-        raise ShareError(f"could not reach the proxy's runtime socket: {tail}")
-    return done.stdout
+        return docker(*args, stdin=commands + "\n", timeout=COMMAND_TIMEOUT)
+    except ToolError as exc:
+        raise ShareError(f"could not reach the proxy's runtime socket: {exc}") from None
 
 
 def share_in(show_map: str) -> int:
@@ -79,12 +67,10 @@ def share_in(show_map: str) -> int:
     raise ShareError(f"the proxy's map {MAP} has no `next` entry")
 
 
-def current_share() -> int:
-    return share_in(runtime(f"show map {MAP}"))
-
-
-def ready() -> dict[str, tuple[int, int]]:
-    return pools_in(runtime("show stat"))
+def snapshot() -> tuple[int, dict[str, tuple[int, int]]]:
+    """The share and each pool's replicas, from one call on the socket."""
+    show_map, _, show_stat = runtime(f"show map {MAP}; show stat").partition("\n\n")
+    return share_in(show_map), pools_in(show_stat)
 
 
 def pools_in(show_stat: str) -> dict[str, tuple[int, int]]:
@@ -107,29 +93,31 @@ def pools_in(show_stat: str) -> dict[str, tuple[int, int]]:
 
 
 def describe(share: int, pools: dict[str, tuple[int, int]]) -> str:
-    views = ", ".join(f"{pool} {up}/{known}" for pool, (up, known) in pools.items())
-    return f"api-next gets {share} % of requests; ready replicas: {views}"
+    return f"api-next gets {share} % of requests; ready replicas: {replicas_view(pools)}"
+
+
+def replicas_view(pools: dict[str, tuple[int, int]]) -> str:
+    return ", ".join(f"{pool} {up}/{known}" for pool, (up, known) in pools.items())
 
 
 def set_share(percent: int, wait: float) -> str:
     needed = [p for p, on in (("api-next", percent > 0), ("api", percent < 100)) if on]
     deadline = time.monotonic() + wait
     while True:
-        pools = ready()
+        share, pools = snapshot()
         empty = [p for p in needed if pools[p][0] == 0]
         if not empty:
             break
         if time.monotonic() > deadline:
             raise ShareError(
                 f"{empty[0]} has no ready replica after {wait:.0f} s; the share stays "
-                f"{current_share()} % (ready replicas: "
-                + ", ".join(f"{p} {u}/{k}" for p, (u, k) in pools.items()) + ")"
+                f"{share} % (ready replicas: {replicas_view(pools)})"
             )
         time.sleep(1)
     answer = runtime(f"set map {MAP} next {percent}").strip()
     if answer:
         raise ShareError(f"the proxy refused the share: {answer}")
-    return describe(current_share(), ready())
+    return describe(percent, pools)
 
 
 def query(prometheus: str, expr: str) -> float:
@@ -198,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "show":
-            print(describe(current_share(), ready()))
+            print(describe(*snapshot()))
         elif args.command == "set":
             if not 0 <= args.percent <= 100:
                 parser.error("PERCENT must be 0-100")
@@ -212,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                              args.max_error_rate, args.max_p95)  # fmt: skip
             print(line)
             return 0 if ok else 1
-    except ShareError as exc:
+    except ToolError as exc:
         print(f"share: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
