@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -63,14 +64,19 @@ class Sandbox:
 
     def replica_get(self, service: str, path: str) -> list[tuple[int, str]]:
         """(status, body) of GET `path` on each running replica, not through the proxy."""
-        answers = []
-        for url in self.replica_urls(service, path):
-            try:
-                with urllib.request.urlopen(url, timeout=10) as resp:
-                    answers.append((resp.status, resp.read().decode()))
-            except urllib.error.HTTPError as err:
-                answers.append((err.code, err.read().decode()))
-        return answers
+        return [_fetch(url) for url in self.replica_urls(service, path)]
+
+    def tool(
+        self, name: str, *args: str, timeout: float = 300, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """`python3 sandbox/tools/NAME ARGS` as a page runs it, under the sandbox env."""
+        return subprocess.run(
+            [sys.executable, str(self.project.sandbox_dir / "tools" / name), *args],
+            env={**os.environ, **self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def compose(
         self, *args: str, timeout: float = 120, check: bool = True, **env: str
@@ -98,12 +104,7 @@ class Sandbox:
         )
         if data is not None:
             req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as err:
-            status, raw = err.code, err.read()
-        text = raw.decode()
+        status, text = _fetch(req)
         try:
             return status, json.loads(text)
         except ValueError:
@@ -123,6 +124,15 @@ class Sandbox:
                     return last
             time.sleep(every)
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+
+
+def _fetch(req: urllib.request.Request | str) -> tuple[int, str]:
+    """(status, body) of one HTTP call; a 4xx or 5xx is an answer, not an exception."""
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
 
 
 def _current(sandbox: Sandbox) -> bool:

@@ -22,13 +22,7 @@ ROLLOUT = Path(__file__).resolve().parents[2] / "sandbox" / "tools" / "rollout.p
 
 
 def rollout(sandbox, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROLLOUT), *args],
-        env={**os.environ, **sandbox.env, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return sandbox.tool("rollout.py", *args, **env)
 
 
 def images(sandbox) -> list[str]:

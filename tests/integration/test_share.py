@@ -7,27 +7,17 @@ what it says to the pool it names.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.integration
 
-SHARE = Path(__file__).resolve().parents[2] / "sandbox" / "tools" / "share.py"
 LIMITS = ("--max-error-rate", "2", "--max-p95", "1")
 
 
 def share(sandbox, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SHARE), *args],
-        env={**os.environ, **sandbox.env, "PROM_URL": sandbox.urls["prometheus"]},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return sandbox.tool("share.py", *args, timeout=120, PROM_URL=sandbox.urls["prometheus"])
 
 
 @pytest.fixture
