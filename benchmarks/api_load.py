@@ -31,7 +31,6 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -40,7 +39,10 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from opsbook.sandbox.lifecycle import replica_addresses
+from opsbook.errors import OpsbookError
+from opsbook.facts import load_facts
+from opsbook.project import find_project
+from opsbook.sandbox.lifecycle import published
 
 PROG = "api_load.py"
 LOOPBACK = "127.0.0.1"
@@ -132,14 +134,11 @@ def published_replica_port() -> str | None:
     """The host port one running api replica really has: a rollout's replicas take free
     ports of the range, so the range's first port may be nobody's."""
     try:
-        done = subprocess.run(
-            ["docker", "compose", "ps", "--format", "json", "api"],
-            capture_output=True, text=True, timeout=15, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
+        project = find_project()
+        where = published(project, load_facts(project.facts_dir), "api")
+    except OpsbookError:  # no project here, or no engine: fall back to $API_PORT
         return None
-    found = replica_addresses(done.stdout, 8000) if done.returncode == 0 else []
-    return found[0].rpartition(":")[2] if found else None
+    return where.rpartition(":")[2] if where else None
 
 
 def targets_from(specs: list[str] | None, env: Mapping[str, str]) -> list[Target]:
