@@ -49,6 +49,29 @@ def test_unclassifiable_is_an_error_naming_page_and_line(text: str, expected: st
     assert any(str(p).startswith(expected) for p in page.problems), page.problems
 
 
+@pytest.mark.parametrize(
+    ("tab", "reason"),
+    [("Kubernetes", "needs-kubernetes"), ("Staging", "staging-only"),
+     ("Production", "production-only")],
+)
+def test_a_tab_title_says_where_its_blocks_run(tab: str, reason: str) -> None:
+    # staging and production name their hosts: a tab classifies them before the
+    # forbidden-target check would refuse them, and kubectl there is no error
+    text = (
+        '=== "Sandbox"\n\n    ```bash\n    true\n    ```\n\n'
+        f'=== "{tab}"\n\n    ```bash\n    kubectl config use-context ctx\n'
+        "    curl -fsS https://api.staging.opsbook.example/health\n    ```\n"
+    )
+    forbidden = Forbidden((("https://api.staging.opsbook.example", "staging"),))
+    page = read_page("p.md", text, forbidden)
+    assert not page.problems, page.problems
+    (sandbox, other) = page.steps
+    assert sandbox.classification.kind == "run"
+    assert other.classification.kind == "skip"
+    assert other.classification.reason is not None
+    assert other.classification.reason.value == reason
+
+
 def test_corpus_classification_and_plan() -> None:
     page = read_page("d.md", (CORPUS / "directives.md").read_text(), Forbidden())
     assert not page.problems, page.problems
@@ -114,19 +137,21 @@ def test_badges_and_banner_render_inside_containers() -> None:
         out, extensions=EXT, extension_configs={"pymdownx.tabbed": {"alternate_style": True}}
     )
     assert html.index("failed verification") < html.index("echo")  # banner at the top
-    assert 'opsbook-passed">✔ verified in the sandbox at abc1234 on 2026-11-22' in html
-    assert 'class="tabbed-block">' in html and "opsbook-badge" in html.split("tabbed-block")[1]
-    assert "not run: destructive" in html
-    # an edited block loses its badge's claim
+    assert html.index('<div class="opsbook-summary') < html.index("failed verification")
+    assert '<p><span class="opsbook-mark opsbook-passed"' in html  # inline, in a paragraph
+    tab = html.split('class="tabbed-block">')[1]
+    assert '<p><span class="opsbook-mark opsbook-passed"' in tab.split("</div>\n</div>")[0]
+    assert 'opsbook-skipped-destructive"><span aria-hidden="true">⚠</span> not run' in html
+    # an edited block loses its mark's claim
     edited = text.replace("echo hello", "echo bonjour")
-    assert "changed since the last run" in annotate_page("d.md", edited, results)
-    assert annotate_page("d.md", text, None).count("opsbook-badge") == 0
-    # the badge says how the blocks ran, and when that run did not finish
+    assert "not verified: changed since the run" in annotate_page("d.md", edited, results)
+    assert "opsbook-" not in annotate_page("d.md", text, None)
+    # the summary says how the blocks ran, and when that run did not finish
     results.isolation = "rootless, as opsbook-runner"
     results.state = "interrupted"
     out = annotate_page("d.md", text, results)
-    assert "verified in the sandbox (rootless, as opsbook-runner) at abc1234" in out
-    assert "(that run did not finish: interrupted)" in out
+    assert "blocks ran rootless, as opsbook-runner" in out
+    assert "that run did not finish (interrupted)" in out
 
 
 def test_blocks_list_json_counts(tmp_path: Path) -> None:

@@ -53,6 +53,10 @@ def list_(app: AppContext, as_json: bool, paths: tuple[Path, ...]) -> None:
             classified = total - counts.get("unclassified", 0)
             click.echo(f"classified               {100 * classified / total:.1f} %")
             click.echo(f"executed                 {100 * run / total:.1f} %")
+            click.echo(
+                f"steps executed           {100 * counts['steps run'] / counts['steps']:.1f} % "
+                "(a step's environment variants count once)"
+            )
     if problems:
         raise OpsbookError(problems)
 

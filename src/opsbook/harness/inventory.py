@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from opsbook.facts import Facts
-from opsbook.harness.model import SHELL_LANGS, Classification, PagePlan, RunResults
+from opsbook.harness.model import SHELL_LANGS, Block, Classification, PagePlan, RunResults
 
 TARGETS = {"needs-kubernetes": "kubernetes", "production-only": "production",
            "staging-only": "staging"}
@@ -56,8 +56,36 @@ def block_rows(pages: list[PagePlan]) -> list[dict[str, Any]]:
     return rows
 
 
+def steps(page: PagePlan) -> list[list[tuple[Block, Classification]]]:
+    """The page's shell blocks grouped into steps: the variants of one command in one set
+    of content tabs (Sandbox / Staging / Production, Docker Compose / Kubernetes) are one
+    step. Consecutive tabbed blocks at one indentation form a set; a tab title seen again
+    starts the next set, so two tab sets separated only by prose stay apart."""
+    groups: list[list[tuple[Block, Classification]]] = []
+    seen: set[str] = set()
+    for b, c in page.shell:
+        prev = groups[-1][-1][0] if groups else None
+        same_set = (
+            prev is not None and b.tabs and prev.tabs
+            and len(b.tabs) == len(prev.tabs) and b.indent == prev.indent
+            and b.tabs[:-1] == prev.tabs[:-1] and b.tabs[-1] not in seen
+        )
+        if same_set:
+            groups[-1].append((b, c))
+        else:
+            groups.append([(b, c)])
+            seen = set()
+        if b.tabs:
+            seen.add(b.tabs[-1])
+    return groups
+
+
 def summary(pages: list[PagePlan]) -> dict[str, int]:
-    """Counts of shell blocks by classification; a block with any problem is unclassified."""
+    """Counts of shell blocks by classification; a block with any problem is unclassified.
+
+    `steps` counts each set of environment variants once, and `steps run` those with at
+    least one variant run: a Kubernetes or production variant beside a command that ran is
+    not an unverified step, while a block skipped with no variant run is."""
     counts: Counter[str] = Counter()
     for p in pages:
         bad = {pr.block_id for pr in p.problems}
@@ -72,6 +100,11 @@ def summary(pages: list[PagePlan]) -> dict[str, int]:
                 counts[f"  skip:{c.reason.value if c.reason else '?'}"] += 1
             else:
                 counts[c.kind] += 1
+    for p in pages:
+        bad = {pr.block_id for pr in p.problems}
+        for group in steps(p):
+            counts["steps"] += 1
+            counts["steps run"] += any(c.kind == "run" and b.id not in bad for b, c in group)
     return dict(counts)
 
 

@@ -2,7 +2,8 @@
 
 Rules (also in the docs for authors):
 - `bash`, `sh`, `shell`, `console` blocks run unless a directive or an inference says
-  otherwise. Inferences: inside a content tab titled "Kubernetes" -> needs-kubernetes.
+  otherwise. Inferences from the content tab a block sits in: "Kubernetes" ->
+  needs-kubernetes, "Staging" -> staging-only, "Production" -> production-only.
 - Situations we cannot decide alone are errors naming page:line, never guesses:
   `kubectl`/`helm` outside a Kubernetes tab, `<placeholder>` values, unknown or malformed
   directives, directives on blocks that cannot take them.
@@ -33,6 +34,12 @@ from opsbook.harness.model import (
 from opsbook.harness.running.isolation import Forbidden
 
 DEFAULT_TIMEOUT = 120.0
+# A content tab's title says where its blocks run; the harness only reaches the sandbox.
+TAB_REASONS = {
+    "kubernetes": SkipReason.needs_kubernetes,
+    "staging": SkipReason.staging_only,
+    "production": SkipReason.production_only,
+}
 KNOWN_KEYS = {
     "skip": "skip=REASON, one of " + ", ".join(r.value for r in SkipReason),
     "expect-exit": "expect-exit=N (the exit status the block ends with)",
@@ -166,8 +173,9 @@ def classify_block(block: Block, forbidden: Forbidden, problems: list[Problem]) 
         if role != "main":
             _add(problems, block, f"a {role} block cannot be skipped")
         return replace(base, kind="skip", reason=reason, why="directive")
-    if any(t.strip().lower() == "kubernetes" for t in block.tabs):
-        return replace(base, kind="skip", reason=SkipReason.needs_kubernetes, why="Kubernetes tab")
+    for tab in block.tabs:
+        if (reason := TAB_REASONS.get(tab.strip().lower())) is not None:
+            return replace(base, kind="skip", reason=reason, why=f"{tab.strip()} tab")
 
     code = _code_only(block)
     if hit := forbidden.find(code):
