@@ -91,6 +91,7 @@ class Renderer:
             "sandbox": f.sandbox,
             "thresholds": f.thresholds,
             "severities": f.severities,
+            "contacts": f.contacts,
             "backup": f.backup,
             "deployment": f.deployment,
             "snippet": _snippet,

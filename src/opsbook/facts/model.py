@@ -135,6 +135,8 @@ class Environment(Strict):
     prometheus_url: HttpUrl
     alertmanager_url: HttpUrl
     kube_context: str | None = None
+    access: list[str] = []  # what an engineer must be granted before working here
+    tools: list[str] = []  # commands the pages use against this environment
 
     @property
     def urls(self) -> list[str]:
@@ -214,6 +216,61 @@ class Severity(Strict):
     description: str
     examples: list[str]
     escalation: str
+
+
+Channel = Annotated[str, Field(pattern=r"^#[a-z0-9][a-z0-9_-]*$")]
+
+
+class Channels(Strict):
+    incident: Channel  # opened for every declared incident
+    team: Channel  # the service owner's channel
+    announcements: Channel  # where status updates are echoed
+
+
+class Paging(Strict):
+    service: str
+    primary: str  # rotation names, never people
+    secondary: str
+
+
+class Role(Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    name: str
+    who: str
+    does: str
+
+
+class EscalationStep(Strict):
+    after: Duration  # since the page, unacknowledged
+    to: str
+
+
+class Contacts(Strict):
+    service_owner: str
+    channels: Channels
+    paging: Paging
+    status_page_component: str
+    roles: list[Role]
+    escalation: list[EscalationStep]
+
+    @model_validator(mode="after")
+    def _escalation_rises(self) -> Contacts:
+        times = [durations.duration_ms(s.after) for s in self.escalation]
+        for i, (a, b) in enumerate(pairwise(times), start=1):
+            if b <= a:
+                raise _problem(
+                    "escalation_order",
+                    f"step {i} escalates after {self.escalation[i].after}, not later than "
+                    f"step {i - 1} ({self.escalation[i - 1].after}); times must rise",
+                    f"escalation.{i}.after",
+                )
+        return self
+
+    def role(self, role_id: str) -> Role:
+        for r in self.roles:
+            if r.id == role_id:
+                return r
+        raise KeyError(f"no role {role_id!r} in contacts.roles")
 
 
 class BackupSchedule(Strict):
@@ -387,6 +444,7 @@ class Facts(Strict):
     environments: dict[str, Environment]
     thresholds: dict[MetricName, Threshold]
     severities: list[Severity]
+    contacts: Contacts
     backup: Backup
     deployment: Deployment
     scenarios: Scenarios
