@@ -185,7 +185,9 @@ def test_block_with_a_directive_problem_is_unclassified(tmp_path: Path, directiv
     result = CliRunner().invoke(main, ["blocks", "list", "--json", str(page)])
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert data["counts"] == {"shell blocks": 2, "run": 1, "unclassified": 1}, data["counts"]
+    assert data["counts"] == {
+        "shell blocks": 2, "run": 1, "unclassified": 1, "steps": 2, "steps run": 1
+    }, data["counts"]
     [row] = [r for r in data["blocks"] if r["line"] == 6]
     assert row["classification"] == "unclassified" and row["problems"], row
     text = CliRunner().invoke(main, ["blocks", "list", str(page)]).output
