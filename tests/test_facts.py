@@ -178,3 +178,59 @@ def _rel(path: Path) -> str:
     import os
 
     return os.path.relpath(path)
+
+
+# --- backup: continuous archiving (disaster-recovery.md) --------------------------------
+
+
+def test_archive_facts_and_their_folders(repo_project: Project) -> None:
+    archive = load_facts(repo_project.facts_dir).backup.archive
+    assert archive.wal == f"{archive.directory}/wal"
+    assert archive.base == f"{archive.directory}/base"
+
+
+def test_archive_timeout_must_be_shorter_than_the_rpo(project_copy: Project) -> None:
+    backup = project_copy.facts_dir / "backup.yml"
+    replace_in(backup, "    timeout: 10s\n", "    timeout: 6h\n")
+    [problem] = problems_for(project_copy.facts_dir)
+    line = line_of(backup, "timeout: 6h")
+    assert problem.startswith(f"{_rel(backup)}:{line}: backup.archive.timeout: "), problem
+    assert "must be shorter than the rpo (6h)" in problem
+
+
+def test_objectives_must_be_longer_than_zero(project_copy: Project) -> None:
+    backup = project_copy.facts_dir / "backup.yml"
+    replace_in(backup, "  rto: 1h\n", "  rto: 0s\n")
+    [problem] = problems_for(project_copy.facts_dir)
+    assert problem.startswith(f"{_rel(backup)}:{line_of(backup, 'rto: 0s')}: backup.rto: ")
+    assert "longer than zero" in problem
+
+
+def test_archive_directory_must_be_absolute(project_copy: Project) -> None:
+    backup = project_copy.facts_dir / "backup.yml"
+    replace_in(backup, "    directory: /var/lib/postgresql/archive\n", "    directory: archive\n")
+    [problem] = problems_for(project_copy.facts_dir)
+    line = line_of(backup, "directory: archive")
+    assert problem.startswith(f"{_rel(backup)}:{line}: backup.archive.directory: "), problem
+
+
+def test_compose_archives_where_and_as_often_as_the_facts_say(repo_project: Project) -> None:
+    """The sandbox's PostgreSQL settings are in compose.yaml; the pages read the facts."""
+    import yaml
+
+    from opsbook.facts.durations import duration_seconds
+
+    archive = load_facts(repo_project.facts_dir).backup.archive
+    compose = yaml.safe_load((repo_project.sandbox_dir / "compose.yaml").read_text())
+    service = compose["services"]["postgres"]
+    args = service["command"]
+    settings = dict(a.split("=", 1) for flag, a in zip(args, args[1:], strict=False)
+                    if flag == "-c")
+    assert settings["archive_mode"] == "on"
+    assert settings["wal_level"] == "replica"
+    assert settings["archive_command"] == (
+        f"test ! -f {archive.wal}/%f && cp %p {archive.wal}/%f"
+    )
+    assert settings["restore_command"] == f"cp {archive.wal}/%f %p"
+    assert settings["archive_timeout"] == f"{duration_seconds(archive.timeout)}s"
+    assert f"pgarchive:{archive.directory}" in service["volumes"]

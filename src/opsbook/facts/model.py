@@ -284,12 +284,49 @@ class Retention(Strict):
     monthly: Annotated[int, Field(gt=0)]
 
 
+AbsolutePath = Annotated[str, Field(pattern=r"^(/[\w.-]+)+$")]
+
+
+class Archive(Strict):
+    """Continuous archiving (disaster-recovery.md): where PostgreSQL copies each WAL
+    segment and pg_basebackup writes base backups, inside the database's host (the
+    sandbox's archive volume), and how often a segment with writes is closed."""
+
+    directory: AbsolutePath
+    timeout: Duration  # archive_timeout
+
+    @property
+    def wal(self) -> str:
+        return f"{self.directory}/wal"
+
+    @property
+    def base(self) -> str:
+        return f"{self.directory}/base"
+
+
 class Backup(Strict):
     schedule: BackupSchedule
     retention_days: Retention
     rpo: Duration
     rto: Duration
     directory: str
+    archive: Archive
+
+    @model_validator(mode="after")
+    def _objectives(self) -> Backup:
+        rpo, rto = durations.duration_ms(self.rpo), durations.duration_ms(self.rto)
+        if rpo <= 0 or rto <= 0:
+            field = "rpo" if rpo <= 0 else "rto"
+            raise _problem("objective", f"{field} must be longer than zero", field)
+        if durations.duration_ms(self.archive.timeout) >= rpo:
+            raise _problem(
+                "archive_timeout",
+                f"archive.timeout ({self.archive.timeout}) must be shorter than the rpo "
+                f"({self.rpo}): a segment waiting that long to be archived is already "
+                "more data than the objective allows to lose",
+                "archive.timeout",
+            )
+        return self
 
 
 class Versions(Strict):
