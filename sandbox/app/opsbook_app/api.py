@@ -1,4 +1,5 @@
-"""The HTTP API: health, metrics, version, the jobs API, and a fault switch for drills."""
+"""The HTTP API: health, metrics, version, the jobs API, feature flags, and a fault switch
+for drills."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from starlette.routing import Match
 
-from opsbook_app import config, deps, draining
+from opsbook_app import config, deps, draining, flags
 from opsbook_app.faults import Fault, Injector
 from opsbook_app.metrics import register_common
 from opsbook_app.switchboard import Switchboard
@@ -247,7 +248,14 @@ def _queue_jobs(kind: str, payload: dict[str, Any], count: int = 1) -> tuple[lis
 
 @app.post("/api/v1/jobs", status_code=202)
 def create_job(job: JobRequest) -> dict[str, Any]:
-    """Record the job as queued, then hand its id to the worker through Redis."""
+    """Record the job as queued, then hand its id to the worker through Redis; 503 while
+    the feature flag `job-submissions` is off (flags.py)."""
+    if not flags.enabled(deps.cache(), "job-submissions"):
+        raise HTTPException(
+            503,
+            "job submissions are switched off (feature flag job-submissions); retry later",
+            headers={"Retry-After": str(flags.RETRY_AFTER_SECONDS)},
+        )
     (job_id,), _ = _queue_jobs(job.kind, job.payload)
     return {"id": job_id, "kind": job.kind, "status": "queued"}
 
@@ -291,6 +299,41 @@ def get_job(job_id: uuid.UUID) -> dict[str, Any]:
         except Exception:
             log.warning("could not cache job %s", job_id)
     return job
+
+
+# --- feature flags ----------------------------------------------------------------------
+
+
+class FeatureSwitch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+@app.get("/admin/features")
+def get_features() -> dict[str, bool]:
+    """Every feature flag and whether it is on (flags.py)."""
+    return flags.states(deps.cache())
+
+
+@app.put("/admin/features/{name}")
+def put_feature(name: str, switch: FeatureSwitch) -> dict[str, bool]:
+    """Switch a feature on or off for every replica at once; it stays so until switched
+    back, across restarts and deploys."""
+    try:
+        flags.set_enabled(deps.cache(), name, switch.enabled)
+    except flags.UnknownFeature as exc:
+        raise HTTPException(404, str(exc)) from None
+    log.warning("feature %s switched %s", name, "on" if switch.enabled else "off")
+    return flags.states(deps.cache())
+
+
+@app.delete("/admin/features")
+def reset_features() -> dict[str, bool]:
+    """Every feature back on."""
+    flags.reset(deps.cache())
+    log.warning("every feature switched back on")
+    return flags.states(deps.cache())
 
 
 # --- drills -----------------------------------------------------------------------------
