@@ -73,6 +73,23 @@ def test_a_scenario_that_runs_to_its_end_is_proven() -> None:
     assert res.seconds is not None and res.seconds_to_fire is not None
 
 
+def test_kubernetes_variants_in_tabs_between_its_steps_do_not_end_a_scenario() -> None:
+    def tabs(directive: str, compose: str) -> str:
+        return (
+            f'=== "Docker Compose"\n\n    <!-- opsbook: {directive} -->\n'
+            f"    ```bash\n    {compose}\n    ```\n\n"
+            '=== "Kubernetes"\n\n    ```bash\n    kubectl get pods\n    ```\n\n'
+        )
+
+    [res] = run(
+        "# Runbook\n\n## The fault { #fault }\n\n"
+        + tabs("scenario=file-fault phase=diagnosis", 'test -e "$HOME/firing" && echo "fault: on"')
+        + tabs("scenario=file-fault phase=mitigation", 'rm "$HOME/firing"')
+    )
+    assert res.status == "passed", res.message
+    assert res.diagnosis_showed and res.mitigated and res.recovered
+
+
 def test_a_mitigation_that_does_not_clear_the_alert_is_not_proven() -> None:
     [res] = run(runbook("echo looked at it"))
     assert res.status == "failed" and not res.recovered

@@ -51,3 +51,27 @@ def test_bad_scenario_markup_is_an_error_naming_page_and_line(text: str, expecte
     assert any(expected in str(p) and str(p).startswith("r.md:") for p in page.problems), (
         page.problems
     )
+
+
+def tabbed(directive: str, compose: str, kubernetes: str) -> str:
+    return (
+        f'=== "Docker Compose"\n\n    <!-- opsbook: {directive} -->\n    ```bash\n    {compose}\n'
+        f'    ```\n\n=== "Kubernetes"\n\n    ```bash\n    {kubernetes}\n    ```\n\n'
+    )
+
+
+def test_kubernetes_variants_between_a_scenarios_blocks_do_not_split_it() -> None:
+    page = read_page(
+        "r.md",
+        tabbed("scenario=redis-down phase=diagnosis", "docker compose ps redis",
+               "kubectl get statefulset/redis")
+        + tabbed("scenario=redis-down phase=mitigation", "docker compose start redis",
+                 "kubectl scale statefulset/redis --replicas=1"),
+        Forbidden(),
+        FAULTS,
+    )
+    assert not page.problems, page.problems
+    [scenario] = page.scenarios
+    assert scenario.steps == ("r.md:4", "r.md:17")
+    skipped = [c.reason for b, c in page.classified if b.body.startswith("kubectl")]
+    assert skipped == ["needs-kubernetes", "needs-kubernetes"]

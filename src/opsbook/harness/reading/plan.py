@@ -95,10 +95,15 @@ def plan_scenarios(
     problems: list[Problem],
 ) -> list[ScenarioPlan]:
     """Runbook sections proven against a fault: consecutive steps marked with the same
-    `scenario=`, diagnosis first. `faults`: the fault ids of the facts (None: not checked)."""
+    `scenario=`, diagnosis first. `faults`: the fault ids of the facts (None: not checked).
+
+    Steps that do not run here (a Kubernetes variant in the tab beside a Compose block)
+    do not separate a scenario's steps: what counts is the order in which they run."""
     groups: list[list[Step]] = []
-    previous: str | None = None  # the fault of the step just before, if any
+    previous: str | None = None  # the fault of the step run just before, if any
     for step in steps:
+        if step.classification.kind != "run":
+            continue
         fault = step.classification.scenario
         if fault is not None:
             if fault == previous:

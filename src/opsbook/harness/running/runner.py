@@ -221,7 +221,10 @@ class PageRun:
                     self.on_result(refused)
                 return refused
         plan = self.scenario_of.get(step.id)
-        if self.active is not None and self.active.plan is not plan:
+        # a step that does not run here (the Kubernetes tab beside a Compose block) does
+        # not end the scenario around it
+        runs = step.classification.kind == "run"
+        if self.active is not None and self.active.plan is not plan and runs:
             self._finish_scenario()
         res = self._run(step) if plan is None else self._run_in_scenario(step, plan)
         if proc is not None and step.id == proc.steps[-1] and proc.result is None:
