@@ -7,6 +7,7 @@ the Markdown the site shows.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from opsbook.errors import OpsbookError
 from opsbook.facts import load_facts
 from opsbook.harness.reporting.badges import annotate_page, load_results
 from opsbook.mkdocs_plugin.config import OpsbookConfig
+from opsbook.mkdocs_plugin.live import LiveRunner
 from opsbook.project import Project, find_project
 from opsbook.render import Renderer
 
@@ -31,6 +33,13 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
         self.project: Project | None = None
         self.renderer: Renderer | None = None
         self.results = None
+        self.live: LiveRunner | None = None  # under `mkdocs serve` with `live: true`
+        self.serving = False
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        # Defining on_startup keeps this object across `mkdocs serve` rebuilds, so the live
+        # runner remembers what each page looked like at the last build.
+        self.serving = command == "serve"
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         # Runs again on every rebuild under `mkdocs serve`, so edited facts are re-read.
@@ -42,6 +51,9 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
             self._fail(exc, "the facts are invalid; nothing was built")
         self.results = load_results(self.project) if self.config.badges else None
         self.renderer = Renderer(self.project, facts, self.results)
+        live = self.config.live or os.environ.get("OPSBOOK_LIVE", "") not in ("", "0")
+        if self.serving and live and self.live is None:
+            self.live = LiveRunner(self.project)
         return config
 
     def on_page_read_source(self, page: Page, config: MkDocsConfig) -> str | None:
@@ -51,6 +63,8 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
             markdown = self.renderer.render_page(src)
         except OpsbookError as exc:
             self._fail(exc, f"{src} did not render")
+        if self.live is not None:
+            self.live.built(src, markdown)
         return annotate_page(src, markdown, self.results)
 
     def on_serve(
@@ -61,7 +75,13 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
         for path in (self.project.facts_dir, self.project.snippets_dir):
             if path.is_dir():
                 server.watch(str(path))
+        if self.live is not None:
+            server.watch(str(self.live.done_dir), recursive=False)
         return server
+
+    def on_shutdown(self) -> None:
+        if self.live is not None:
+            self.live.stop()
 
     @staticmethod
     def _fail(exc: OpsbookError, summary: str):
