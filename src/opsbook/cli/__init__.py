@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("opsbook.cli.render", "render", "Render every page template with the facts."),
     "blocks": ("opsbook.cli.blocks", "blocks", "List and classify the shell blocks on the site."),
     "test": ("opsbook.cli.test", "test", "Run every shell block against the sandbox."),
+    "results": ("opsbook.cli.results", "results", "Merge and import results made elsewhere."),
     "scenarios": ("opsbook.cli.scenarios", "scenarios", "Runbooks proven against their fault."),
     "sandbox": ("opsbook.cli.sandbox", "sandbox", "Run the reference platform (Docker Compose)."),
     "alerts": ("opsbook.cli.alerts", "alerts", "Prometheus alert rules generated from the facts."),

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from opsbook.cli.context import AppContext, pass_app
 from opsbook.errors import OpsbookError
-from opsbook.harness.model import BlockResult, PagePlan, ScenarioResult
+from opsbook.harness.model import BlockResult, PagePlan, RunResults, ScenarioResult
+
+if TYPE_CHECKING:
+    from opsbook.harness.reading.plan import Plan
 
 MARKS = {
     "passed": "ok",
@@ -58,9 +64,49 @@ def _progress(res: BlockResult) -> None:
     is_flag=True,
     help="Use the sandbox that is already running: no up before, no down after.",
 )
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="Run only pages whose result key (the rendered page, the facts its run reads, "
+    "the sandbox's files, the opsbook version) differs from their last passing run; the "
+    "rest keep that run's results, and their badges keep its date.",
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Run only part I of N of the pages (a CI matrix job), balanced by the page "
+    "durations of earlier runs; merge the parts with `opsbook results merge`.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Run pages on N sandboxes at once, each its own compose project and port block "
+    "(platform.sandbox_instances in the facts).",
+)
+@click.option(
+    "--results",
+    "results_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the results to FILE instead of .opsbook/results.json, leaving the kept "
+    "page results alone (a part of a larger run).",
+)
+@click.option("--no-build", is_flag=True, hidden=True)  # -j workers: the images are built
 @click.argument("pages", nargs=-1)
 @pass_app
-def test(app: AppContext, update: bool, no_sandbox: bool, pages: tuple[str, ...]) -> None:
+def test(
+    app: AppContext,
+    update: bool,
+    no_sandbox: bool,
+    changed: bool,
+    shard: str | None,
+    jobs: int,
+    results_path: Path | None,
+    no_build: bool,
+    pages: tuple[str, ...],
+) -> None:
     """Execute every shell block against the sandbox (all pages, or PAGEs under docs/).
 
     Brings the sandbox up, runs each page in its own shell session, takes the sandbox
@@ -68,45 +114,85 @@ def test(app: AppContext, update: bool, no_sandbox: bool, pages: tuple[str, ...]
     read it). Exit status 1 if any block failed, was refused or was blocked.
     """
     from opsbook.harness.reading.plan import plan_pages
+    from opsbook.harness.reporting import keys as result_keys
+    from opsbook.harness.reporting import store
     from opsbook.harness.verify import default_target, verify
 
     project = app.project
     plan = plan_pages(project, None, list(pages) or None)
     if plan.problems:
         raise OpsbookError([str(p) for p in plan.problems])
+    if jobs > 1 and no_sandbox:
+        raise OpsbookError("-j runs a sandbox per worker; it cannot use --no-sandbox")
+    limit = app.facts.platform.sandbox_instances.max
+    if jobs > limit:
+        raise OpsbookError(
+            f"-j {jobs}: the facts allow {limit} sandboxes at once "
+            f"(platform.sandbox_instances.max); use -j {limit} or raise it"
+        )
+    keys = result_keys.plan_keys(plan.pages, plan.facts, project.sandbox_dir)
+    if shard:
+        from opsbook.harness.shard import parse_shard, split
+
+        i, n = parse_shard(shard)
+        mine = split(plan.pages, n, lambda p: store.seconds(project.state_dir, p))[i - 1]
+        click.echo(f"shard {i}/{n}: {len(mine)} of {len(plan.pages)} pages")
+        plan = dataclasses.replace(plan, pages=mine)
+    reuse = {}
+    if changed:
+        for p in plan.pages:
+            earlier = store.reusable(project.state_dir, p.page, keys[p.page])
+            if earlier is not None:
+                reuse[p.page] = earlier
+        for page, earlier in reuse.items():
+            record = earlier.record(page)
+            assert record is not None
+            click.echo(f"{page}: unchanged, still verified by the run at {record.commit} "
+                       f"on {record.time}")
+        click.echo(f"{len(plan.pages) - len(reuse)} of {len(plan.pages)} pages to run")
 
     def say(line: str) -> None:
         click.echo(f"sandbox: {line}")
 
     started = time.monotonic()
-    results_path = project.state_dir / "results.json"
+    shown_path = results_path or project.state_dir / "results.json"
     try:
-        results = verify(
-            plan,
-            project=project,
-            target=default_target(project, app.facts, say),
-            manage_target=not no_sandbox,
-            progress=_progress,
-            on_page=_page,
-            on_scenario=_scenario,
-        )
+        if jobs > 1:
+            results = _parallel(app, plan, keys, reuse, jobs, results_path)
+        else:
+            target = default_target(project, app.facts, say, build=not no_build)
+            results = verify(
+                plan,
+                project=project,
+                target=target,
+                manage_target=not no_sandbox,
+                progress=_progress,
+                on_page=_page,
+                on_scenario=_scenario,
+                keys=keys,
+                reuse=reuse,
+                results_path=results_path,
+            )
     except KeyboardInterrupt:
         done = "" if no_sandbox else "; the sandbox was taken down"
         click.echo(
             f"\ninterrupted after {time.monotonic() - started:.1f}s: every finished block is "
-            f"in {results_path} (marked interrupted){done}",
+            f"in {shown_path} (marked interrupted){done}",
             err=True,
         )
         sys.exit(130)
     counts = results.counts()
-    click.echo(
-        f"\n{', '.join(f'{v} {k}' for k, v in sorted(counts.items()))} "
-        f"in {time.monotonic() - started:.1f}s; results in {results_path}"
-    )
+    reused = sum(1 for r in results.pages if r.reused)
+    ran = f"{', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}" or "nothing run"
+    if reused:
+        ran += f" ({reused} pages reused from earlier runs)"
+    click.echo(f"\n{ran} in {time.monotonic() - started:.1f}s; results in {shown_path}")
     if update:
         from opsbook.harness.reporting.update import update_page
 
         for p in plan.pages:
+            if p.page in reuse:
+                continue
             for msg in update_page(p, results.for_page(p.page), project.docs_dir / p.page):
                 click.echo(msg)
     for proc in results.procedures:
@@ -121,3 +207,48 @@ def test(app: AppContext, update: bool, no_sandbox: bool, pages: tuple[str, ...]
         click.echo(f"UNCLEAN  {unclean.page}: {unclean.message}", err=True)
     if results.failed:
         sys.exit(1)
+
+
+def _parallel(
+    app: AppContext,
+    plan: Plan,
+    keys: dict[str, str],
+    reuse: dict[str, RunResults],
+    jobs: int,
+    results_path: Path | None,
+) -> RunResults:
+    """Split the pages to run over `jobs` sandbox instances, run them, merge."""
+    from dataclasses import replace
+
+    from opsbook.harness import parallel
+    from opsbook.harness.reporting import results as results_file
+    from opsbook.harness.reporting import store
+    from opsbook.harness.shard import split
+    from opsbook.sandbox import build_images
+
+    project = app.project
+    todo = [p for p in plan.pages if p.page not in reuse and p.steps]
+    parts = [b for b in split(todo, jobs, lambda p: store.seconds(project.state_dir, p)) if b]
+    workers = [
+        parallel.Worker(k, tuple(p.page for p in part),
+                        project.state_dir / f"results-j{k}.json")
+        for k, part in enumerate(parts)
+    ]
+    for w in workers:
+        w.results.unlink(missing_ok=True)
+        click.echo(f"worker {w.instance}: {len(w.pages)} pages on sandbox instance {w.instance}")
+    if workers:
+        build_images(project, app.facts, lambda line: click.echo(f"sandbox: {line}"))
+    parallel.run_workers(project.root, workers, click.echo)
+    earlier = []
+    for page, res in reuse.items():
+        part = res.only(page)
+        part.pages = [replace(r, reused=True) for r in part.pages]
+        earlier.append(part)
+    merged = parallel.collect(workers, keys, earlier)
+    if results_path is None:
+        results_file.write(merged, project.state_dir)
+        store.save(merged, project.state_dir)
+    else:
+        results_file.write_file(merged, results_path)
+    return merged

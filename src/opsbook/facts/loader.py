@@ -121,7 +121,10 @@ def load_facts(facts_dir: Path) -> Facts:
     if problems:
         # one line each, whatever a key or value holds
         raise FactsError([" ".join(p.splitlines()) for p in problems])
-    return facts
+    # the sandbox instance this process works on (0 unless OPSBOOK_SANDBOX_INSTANCE says)
+    from opsbook.facts.instances import for_instance, instance_from_env
+
+    return for_instance(facts, instance_from_env(facts))
 
 
 @dataclass

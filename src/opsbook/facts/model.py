@@ -91,6 +91,15 @@ class KubernetesNames(Strict):
     worker_deployment: str
 
 
+class SandboxInstances(Strict):
+    """Sandboxes that run at once (`opsbook test -j N`, `pytest -n N`): instance K > 0 is
+    compose project `compose_project`-K with every host port moved up by K x port_stride
+    (facts/instances.py)."""
+
+    port_stride: Annotated[int, Field(ge=1, le=30000)] = 4000
+    max: Annotated[int, Field(ge=1, le=16)] = 4
+
+
 class Platform(Strict):
     name: str
     short_name: str
@@ -100,6 +109,7 @@ class Platform(Strict):
     database: Database
     kubernetes: KubernetesNames
     sandbox_credentials: SandboxCredentials
+    sandbox_instances: SandboxInstances = SandboxInstances()
 
 
 class Health(Strict):
@@ -540,6 +550,34 @@ class Facts(Strict):
                         f"{i}.alerts.{k}",
                     )
         return faults
+
+    @model_validator(mode="after")
+    def _instances_fit(self) -> Facts:
+        """Every sandbox instance's port block must stay below 65536 and clear of the
+        others', or two parallel sandboxes would fight over a port."""
+        inst = self.platform.sandbox_instances
+        ports = [p for svc in self.services for p in svc.host_ports]
+        if not ports or inst.max == 1:
+            return self
+        span = max(ports) - min(ports) + 1
+        loc = "platform.sandbox_instances"
+        if inst.port_stride < span:
+            raise _problem(
+                "instance_overlap",
+                f"port_stride {inst.port_stride} is smaller than the sandbox's port block "
+                f"({min(ports)}-{max(ports)}, {span} ports): instances would share ports; "
+                f"use at least {span}",
+                f"{loc}.port_stride",
+            )
+        top = max(ports) + inst.port_stride * (inst.max - 1)
+        if top > 65535:
+            raise _problem(
+                "instance_range",
+                f"{inst.max} instances {inst.port_stride} ports apart reach port {top}, past "
+                "65535; lower max or port_stride",
+                f"{loc}.max",
+            )
+        return self
 
     def fault(self, fault_id: str) -> Fault | None:
         """The fault of facts/faults.yml with this id, or None."""

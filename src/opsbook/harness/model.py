@@ -281,6 +281,24 @@ RunState = Literal["running", "complete", "interrupted"]
 
 
 @dataclass
+class PageRecord:
+    """When and under what a page's results were produced (results.json `pages`).
+
+    A run with `--changed` reuses the results of a page whose key has not changed since it
+    last passed: the page is listed with `reused` set, and with the time and commit of the
+    run that really executed it, which is what its badges show."""
+
+    page: str
+    key: str  # sha256 of everything its result depends on (reporting/keys.py)
+    time: str  # ISO 8601, UTC: when the run that executed the page started
+    commit: str  # the commit that run was made at
+    seconds: float = 0.0  # the page's wall time in that run (for --shard balancing)
+    state: RunState = "complete"  # "complete": every step of the page was run
+    isolation: str = ""
+    reused: bool = False  # carried over from an earlier run, not executed in this one
+
+
+@dataclass
 class RunResults:
     """One verification run: written to .opsbook/results.json as each block finishes, read
     by the site build. A run that never reached its end stays `running` or `interrupted`."""
@@ -293,9 +311,35 @@ class RunResults:
     scenarios: list[ScenarioResult] = field(default_factory=list)
     cleanup: list[CleanupFailure] = field(default_factory=list)
     procedures: list[ProcedureResult] = field(default_factory=list)
+    pages: list[PageRecord] = field(default_factory=list)  # in the order they were run
 
     def for_page(self, page: str) -> list[BlockResult]:
         return [b for b in self.blocks if b.page == page]
+
+    def record(self, page: str) -> PageRecord | None:
+        return next((p for p in reversed(self.pages) if p.page == page), None)
+
+    def only(self, page: str) -> RunResults:
+        """The results of one page, dated by the run that executed it (a reused page's
+        time and commit are its own, not this run's)."""
+        run = self.record(page)
+        return RunResults(
+            commit=run.commit if run else self.commit,
+            time=run.time if run else self.time,
+            blocks=self.for_page(page),
+            state=run.state if run else self.state,
+            isolation=(run.isolation or self.isolation) if run else self.isolation,
+            scenarios=[s for s in self.scenarios if s.page == page],
+            cleanup=[c for c in self.cleanup if c.page == page],
+            procedures=[p for p in self.procedures if p.page == page],
+            pages=[run] if run else [],
+        )
+
+    def page_passed(self, page: str) -> bool:
+        """Whether the page ran to its end with nothing failed, unproven or left unclean."""
+        run = self.record(page)
+        mine = self.only(page)
+        return run is not None and run.state == "complete" and not mine.failed
 
     @property
     def failed(self) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,12 +36,15 @@ from opsbook.harness.model import (
     BlockResult,
     CleanupFailure,
     PagePlan,
+    PageRecord,
     ProcedureResult,
     RunResults,
     ScenarioResult,
 )
 from opsbook.harness.reading.plan import Plan
+from opsbook.harness.reporting import keys as result_keys
 from opsbook.harness.reporting import results as results_file
+from opsbook.harness.reporting import store
 from opsbook.harness.running.cleanup import CleanupCheck
 from opsbook.harness.running.isolation import Confinement, scrubbed_env
 from opsbook.harness.running.runner import PageRun
@@ -63,10 +67,12 @@ class Target(Protocol):
     def down(self) -> None: ...
 
 
-def default_target(project: Project, facts: Facts, say: Callable[[str], None] = print) -> Target:
+def default_target(
+    project: Project, facts: Facts, say: Callable[[str], None] = print, build: bool = True
+) -> Target:
     from opsbook.sandbox import ComposeSandbox  # only when a run needs it
 
-    return ComposeSandbox(project, facts, progress=say)
+    return ComposeSandbox(project, facts, progress=say, build=build)
 
 
 class Verification:
@@ -83,6 +89,8 @@ class Verification:
         *,
         environment: Mapping[str, str] | None = None,
         state_dir: Path | None = None,  # where results.json goes; None: not written
+        results_path: Path | None = None,  # instead of state_dir/results.json
+        store: bool = True,  # keep each finished page's results (reporting/store.py)
         commit_root: Path | None = None,  # the git checkout the results name
         progress: Progress | None = None,
         on_scenario: Callable[[ScenarioResult], None] | None = None,
@@ -92,6 +100,10 @@ class Verification:
         self.on_scenario = on_scenario
         self.extra = dict(environment or {})
         self.state_dir = state_dir
+        self.results_path = results_path or (
+            state_dir / results_file.FILE if state_dir is not None else None
+        )
+        self.store = store and state_dir is not None
         self.progress = progress
         self.results = results_file.new_run(commit_root or Path.cwd())
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -130,6 +142,8 @@ class Verification:
             self.results.state = "interrupted" if interrupted else "complete"
             try:
                 self._write()
+                if self.store and self.state_dir is not None:
+                    store.save(self.results, self.state_dir)
             finally:
                 if self._tmp is not None:
                     self._tmp.cleanup()
@@ -182,6 +196,23 @@ class Verification:
         )
         return (spec, steps) if spec is not None and steps else None
 
+    def page_done(self, record: PageRecord) -> None:
+        """A page ran to its end: its record makes its results reusable (store.py)."""
+        self.results.pages.append(record)
+        self._write()
+
+    def reuse(self, page: str, earlier: RunResults) -> None:
+        """Carry an earlier run's results of `page` into this run, dated as they were."""
+        mine = earlier.only(page)
+        self.results.blocks += mine.blocks
+        self.results.scenarios += mine.scenarios
+        self.results.cleanup += mine.cleanup
+        self.results.procedures += mine.procedures
+        self.results.pages += [
+            PageRecord(**{**vars(r), "reused": True}) for r in mine.pages
+        ]
+        self._write()
+
     def record(self, res: BlockResult) -> None:
         self.results.blocks.append(res)
         self._write()
@@ -203,8 +234,9 @@ class Verification:
         self._write()
 
     def _write(self) -> None:
-        if self.state_dir is not None:
-            results_file.write(self.results, self.state_dir)
+        if self.results_path is not None:
+            self.results_path.parent.mkdir(parents=True, exist_ok=True)
+            results_file.write_file(self.results, self.results_path)
 
 
 RUN_PREFIX = "opsbook-run-"
@@ -247,6 +279,14 @@ def target_lifetime(target: Target | None, manage: bool) -> Iterator[dict[str, s
         yield target.environment()
 
 
+def _cleanup_default(target: Target | None, project: Project | None) -> bool:
+    """Check each page against the sandbox's baseline when there is a sandbox: a target,
+    and a project with a sandbox/ folder (without one, no compose file to probe)."""
+    if target is None:
+        return False
+    return project is None or project.sandbox_dir.is_dir()
+
+
 def verify(
     plan: Plan,
     *,
@@ -258,16 +298,34 @@ def verify(
     on_page: PageStart | None = None,
     on_scenario: Callable[[ScenarioResult], None] | None = None,
     check_cleanup: bool | None = None,
+    keys: Mapping[str, str] | None = None,
+    reuse: Mapping[str, RunResults] | None = None,
+    results_path: Path | None = None,
 ) -> RunResults:
     """Run every step of every page in `plan`; return (and write) the results.
 
     `target` defaults to the project's sandbox when the plan read the project's facts;
     `manage_target` brings it up before and down after. Results go to the project's
     `.opsbook/results.json` unless `write_results` is false (or there is no project).
-    `check_cleanup` (default: when there is a target) compares the sandbox with its
-    baseline after every page (running/cleanup.py).
+    `check_cleanup` (default: when there is a target and a sandbox/ folder) compares the
+    sandbox with its baseline after every page (running/cleanup.py).
+
+    `keys`: each page's result key (reporting/keys.py; computed when not given).
+    `reuse`: pages not to run, with the earlier results that still hold for them
+    (`opsbook test --changed`); they are carried into this run's results, dated as they
+    were. With nothing left to run, no target is brought up.
+    `results_path`: write the results there instead, and keep them out of the page store
+    (a shard's or a worker's part of a larger run; `opsbook results merge` joins them).
     """
-    if target is None and project is not None and plan.facts is not None:
+    reuse = reuse or {}
+    if keys is None:
+        keys = result_keys.plan_keys(
+            plan.pages, plan.facts, project.sandbox_dir if project is not None else None
+        )
+    runs_something = any(p.steps and p.page not in reuse for p in plan.pages)
+    if not runs_something:
+        target, manage_target = None, False
+    elif target is None and project is not None and plan.facts is not None:
         target = default_target(project, plan.facts)
     state_dir = project.state_dir if project is not None and write_results else None
     with (
@@ -277,18 +335,33 @@ def verify(
             plan,
             environment=environment,
             state_dir=state_dir,
+            results_path=results_path,
+            store=results_path is None,
             commit_root=project.root if project is not None else None,
             progress=progress,
             on_scenario=on_scenario,
-            check_cleanup=target is not None if check_cleanup is None else check_cleanup,
+            check_cleanup=_cleanup_default(target, project)
+            if check_cleanup is None else check_cleanup,
         ) as run,
     ):
         for page in plan.pages:
+            if page.page in reuse:
+                run.reuse(page.page, reuse[page.page])
+                continue
             if not page.steps:
                 continue
             if on_page is not None:
                 on_page(page)
+            started = time.monotonic()
             with run.page(page) as page_run:
                 for step in page.steps:
                     page_run.run(step)
+            run.page_done(PageRecord(
+                page=page.page,
+                key=keys[page.page],
+                time=run.results.time,
+                commit=run.results.commit,
+                seconds=round(time.monotonic() - started, 2),
+                isolation=run.results.isolation,
+            ))
     return run.results

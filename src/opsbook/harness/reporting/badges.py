@@ -302,6 +302,8 @@ def annotate_page(
     page: str, markdown: str, results: RunResults | None, now: datetime | None = None
 ) -> str:
     """`now`: the build's time, for the run's age (tests pass a fixed one)."""
+    if results is not None:
+        results = results.only(page)  # dated by the run that executed it (reused pages)
     lines = markdown.split("\n")
     blocks, _problems = extract(page, markdown)  # lenient: the build must not crash
     by_digest: dict[str, list[BlockResult]] = {}

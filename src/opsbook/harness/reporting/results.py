@@ -8,9 +8,11 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
+from opsbook.errors import OpsbookError
 from opsbook.harness.model import (
     BlockResult,
     CleanupFailure,
+    PageRecord,
     ProcedureResult,
     RunResults,
     ScenarioResult,
@@ -20,6 +22,7 @@ FILE = "results.json"
 _KEEP = {f.name for f in fields(BlockResult)} - {"output", "outputs"}
 _SCENARIO = {f.name for f in fields(ScenarioResult)}
 _PROCEDURE = {f.name for f in fields(ProcedureResult)}
+_PAGE = {f.name for f in fields(PageRecord)}
 
 
 def current_commit(root: Path) -> str:
@@ -42,9 +45,12 @@ def new_run(root: Path) -> RunResults:
     )
 
 
-def write(results: RunResults, state_dir: Path) -> Path:
+def write(results: RunResults, state_dir: Path, name: str = FILE) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / FILE
+    return write_file(results, state_dir / name)
+
+
+def write_file(results: RunResults, path: Path) -> Path:
     data = {
         "commit": results.commit,
         "time": results.time,
@@ -53,12 +59,13 @@ def write(results: RunResults, state_dir: Path) -> Path:
         "counts": results.counts(),
         "blocks": [
             {k: v for k, v in asdict(b).items() if k in _KEEP and v not in (None, "", [])}
-            | {"commit": results.commit, "time": results.time}
+            | _dated(results, b.page)
             for b in results.blocks
         ],
         "scenarios": [asdict(s) for s in results.scenarios],
         "cleanup": [asdict(c) for c in results.cleanup],
         "procedures": [asdict(p) for p in results.procedures],
+        "pages": [asdict(p) for p in results.pages],
     }
     # write-then-rename: a reader (the site build) never sees half a file
     tmp = path.with_suffix(".tmp")
@@ -67,11 +74,34 @@ def write(results: RunResults, state_dir: Path) -> Path:
     return path
 
 
-def read(state_dir: Path) -> RunResults | None:
-    path = state_dir / FILE
+def _dated(results: RunResults, page: str) -> dict[str, str]:
+    """The run a block's result comes from (a reused page's own, not this run's)."""
+    record = results.record(page)
+    if record is not None:
+        return {"commit": record.commit, "time": record.time}
+    return {"commit": results.commit, "time": results.time}
+
+
+def read(state_dir: Path, name: str = FILE) -> RunResults | None:
+    path = state_dir / name
     if not path.is_file():
         return None
-    data = json.loads(path.read_text())
+    return read_file(path)
+
+
+def read_file(path: Path) -> RunResults:
+    """A results file; OpsbookError naming the file when it is not one."""
+    try:
+        data = json.loads(path.read_text())
+        return _from_json(data)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OpsbookError(
+            f"{path}: not an opsbook results file ({type(exc).__name__}: {exc}); "
+            "give the results.json an `opsbook test` run wrote"
+        ) from None
+
+
+def _from_json(data: dict) -> RunResults:
     blocks = [
         BlockResult(**{k: v for k, v in b.items() if k in _KEEP}) for b in data.get("blocks", [])
     ]
@@ -89,5 +119,9 @@ def read(state_dir: Path) -> RunResults | None:
         procedures=[
             ProcedureResult(**{k: v for k, v in p.items() if k in _PROCEDURE})
             for p in data.get("procedures", [])
+        ],
+        pages=[
+            PageRecord(**{k: v for k, v in p.items() if k in _PAGE})
+            for p in data.get("pages", [])
         ],
     )
