@@ -6,6 +6,7 @@ registry for its node image; the CI workflow's kind job runs one.)"""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -18,10 +19,23 @@ ROOT = Path(__file__).resolve().parents[1]
 OPSBOOK = [sys.executable, "-m", "opsbook"]
 
 
-def run_opsbook(*args: str, env: dict[str, str], cwd: Path = ROOT) \
+def run_opsbook(*args: str, env: dict[str, str], project: Path = ROOT) \
         -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*OPSBOOK, "--project", str(ROOT), *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=60)
+    return subprocess.run([*OPSBOOK, "--project", str(project), *args], capture_output=True,
+                          text=True, env=env, cwd=project, timeout=60)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """What the kind backend reads, copied: its kubeconfig (.opsbook/) is the copy's own,
+    so a real kind sandbox of the checkout is never touched."""
+    root = tmp_path / "project"
+    for part in ("facts", "mkdocs.yml", "deploy", "sandbox/compose.yaml",
+                 "sandbox/prometheus/prometheus.yml", "sandbox/alertmanager/alertmanager.yml"):
+        (root / part).parent.mkdir(parents=True, exist_ok=True)
+        copy = shutil.copytree if (ROOT / part).is_dir() else shutil.copy2
+        copy(ROOT / part, root / part)
+    return root
 
 
 def bare_env(path: str) -> dict[str, str]:
@@ -78,10 +92,12 @@ def fakes(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return env, log
 
 
-def test_up_creates_loads_applies_and_waits_in_order(fakes: tuple[dict[str, str], Path]) \
-        -> None:
+def test_up_creates_loads_applies_and_waits_in_order(
+    fakes: tuple[dict[str, str], Path], project: Path,
+) -> None:
     env, log = fakes
-    done = run_opsbook("sandbox", "up", "--backend", "kind", "--no-build", env=env)
+    done = run_opsbook("sandbox", "up", "--backend", "kind", "--no-build", env=env,
+                       project=project)
     assert done.returncode == 0, done.stderr
     calls = [c for c in log.read_text().splitlines() if not c.startswith("docker")]
     assert calls[0] == "kind get clusters"
@@ -101,10 +117,13 @@ def test_up_creates_loads_applies_and_waits_in_order(fakes: tuple[dict[str, str]
     assert "export KUBECONFIG=.opsbook/kind.kubeconfig" in done.stdout
 
 
-def test_a_failure_part_way_deletes_the_cluster(fakes: tuple[dict[str, str], Path]) -> None:
+def test_a_failure_part_way_deletes_the_cluster(
+    fakes: tuple[dict[str, str], Path], project: Path,
+) -> None:
     env, log = fakes
     env["OPSBOOK_FAKE_FAIL"] = "postgres"
-    done = run_opsbook("sandbox", "up", "--backend", "kind", "--no-build", env=env)
+    done = run_opsbook("sandbox", "up", "--backend", "kind", "--no-build", env=env,
+                       project=project)
     assert done.returncode == 1
     assert "rollout status statefulset/postgres" in done.stderr and "timed out" in done.stderr
     calls = log.read_text().splitlines()
@@ -112,9 +131,15 @@ def test_a_failure_part_way_deletes_the_cluster(fakes: tuple[dict[str, str], Pat
     assert not any("statefulset/redis" in c for c in calls)  # stopped at the failure
 
 
-def test_down_deletes_the_cluster(fakes: tuple[dict[str, str], Path]) -> None:
+def test_down_deletes_the_cluster(
+    fakes: tuple[dict[str, str], Path], project: Path,
+) -> None:
     env, log = fakes
-    done = run_opsbook("sandbox", "down", "--backend", "kind", env=env)
+    kubeconfig = project / ".opsbook" / "kind.kubeconfig"
+    kubeconfig.parent.mkdir()
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    done = run_opsbook("sandbox", "down", "--backend", "kind", env=env, project=project)
     assert done.returncode == 0, done.stderr
+    assert not kubeconfig.exists()
     assert log.read_text().splitlines() == ["kind delete cluster --name opsbook"]
     assert done.stdout.strip() == "kind cluster opsbook deleted"
