@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -36,6 +37,7 @@ def tests(session: nox.Session) -> None:
     block on the site run against the sandbox (brought up and down by the tests)."""
     bootstrap(session)
     install(session)
+    session.run("opsbook", "k8s", "render", "--check")  # deploy/k8s/ matches the facts
     # --opsbook: every shell block on the site is a test item (page.md:LINE), run against
     # the sandbox that --opsbook-sandbox brings up first and takes down last.
     args = session.posargs or ["--opsbook", "--opsbook-sandbox", "--junitxml=.opsbook/junit.xml"]
@@ -78,9 +80,16 @@ def verify(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests, benchmarks, the sandbox's tools and this file."""
-    session.install("ruff>=0.5")
+    """ruff over the package, tests, benchmarks, the sandbox's tools and this file; the
+    CI workflows against GitHub's workflow schema (vendored by check-jsonschema) and
+    zizmor's audits, both offline."""
+    session.install("ruff>=0.5", "check-jsonschema>=0.29", "zizmor>=1.0")
     session.run("ruff", "check", "src", "tests", "benchmarks", "sandbox", "noxfile.py")
+    workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
+    if not workflows:
+        session.error("no workflow in .github/workflows/")
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    session.run("zizmor", "--offline", "--persona=auditor", *workflows)
 
 
 @nox.session(python=PYTHON)

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "scenarios": ("opsbook.cli.scenarios", "scenarios", "Runbooks proven against their fault."),
     "sandbox": ("opsbook.cli.sandbox", "sandbox", "Run the reference platform (Docker Compose)."),
     "alerts": ("opsbook.cli.alerts", "alerts", "Prometheus alert rules generated from the facts."),
+    "k8s": ("opsbook.cli.k8s", "k8s", "Kubernetes manifests generated from the facts."),
     "links": ("opsbook.cli.links", "links", "Check a built site's links and anchors (lychee)."),
     # hidden alias for one release: `opsbook snippets list` is now `opsbook blocks list`
     "snippets": ("opsbook.cli.blocks", "snippets", ""),

@@ -1,4 +1,4 @@
-"""`opsbook sandbox up | down | status | logs | env`."""
+"""`opsbook sandbox up | down | status | logs | env`; `up` and `down` also on kind."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import click
 
 from opsbook.cli.context import AppContext, pass_app
+from opsbook.project import display_path
 from opsbook.sandbox import env as sandbox_env
 from opsbook.sandbox import lifecycle
 
@@ -17,11 +18,29 @@ def sandbox() -> None:
     """Run the reference platform under Docker Compose (ports from facts/services.yml)."""
 
 
+BACKEND = click.option(
+    "--backend",
+    type=click.Choice(["compose", "kind"]),
+    default="compose",
+    show_default=True,
+    help="Docker Compose, or a kind cluster running deploy/k8s/overlays/kind.",
+)
+
+
 @sandbox.command()
 @click.option("--no-build", is_flag=True, help="Use the images as they are; build nothing.")
+@BACKEND
 @pass_app
-def up(app: AppContext, no_build: bool) -> None:
+def up(app: AppContext, no_build: bool, backend: str) -> None:
     """Build what is stale, start every service, wait until all are healthy."""
+    if backend == "kind":
+        from opsbook.sandbox import kind
+
+        kind.require_tools()  # before the facts or the engine: a missing tool fails at once
+        cluster = kind.up(app.project, app.facts, build=not no_build, progress=click.echo)
+        click.echo(f"kind cluster {cluster.name} ready; kubectl reaches it after: "
+                   f"export KUBECONFIG={display_path(cluster.kubeconfig)}")
+        return
     project, facts = app.project, app.facts
     lifecycle.up(project, facts, build=not no_build, progress=click.echo)
     for name, url in sandbox_env.base_urls(facts).items():
@@ -37,9 +56,17 @@ def up(app: AppContext, no_build: bool) -> None:
 
 
 @sandbox.command()
+@BACKEND
 @pass_app
-def down(app: AppContext) -> None:
+def down(app: AppContext, backend: str) -> None:
     """Remove every container, network and volume of the sandbox."""
+    if backend == "kind":
+        from opsbook.sandbox import kind
+
+        kind.require_tools()
+        cluster = kind.down(app.project, app.facts)
+        click.echo(f"kind cluster {cluster.name} deleted")
+        return
     project, facts = app.project, app.facts
     lifecycle.down(project, facts)
     click.echo(f"sandbox {facts.platform.compose_project} removed")

@@ -117,6 +117,24 @@ class Health(Strict):
     ready: UrlPath | None = None
 
 
+# Kubernetes quantities, as the manifests write them: "250m" or "1" CPU, "512Mi" memory.
+Cpu = Annotated[str, Field(pattern=r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")]
+Memory = Annotated[str, Field(pattern=r"^[0-9]+(Ki|Mi|Gi)$")]
+
+
+class Quantities(Strict):
+    cpu: Cpu
+    memory: Memory
+
+
+class Resources(Strict):
+    """What a service's container asks for and may use (Kubernetes requests and limits;
+    the sandbox's compose.yaml sets the same memory limit as `mem_limit`)."""
+
+    requests: Quantities
+    limits: Quantities
+
+
 class Service(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
     description: str
@@ -129,6 +147,7 @@ class Service(Strict):
     replicas: Annotated[int, Field(ge=1, le=32)] = 1  # what it runs normally
     health: Health = Health()
     metrics_path: UrlPath | None = None
+    resources: Resources | None = None
 
     @property
     def last_port(self) -> int:
@@ -147,6 +166,9 @@ class Environment(Strict):
     kube_context: str | None = None
     access: list[str] = []  # what an engineer must be granted before working here
     tools: list[str] = []  # commands the pages use against this environment
+    # Replicas per service on this environment's cluster (the Kubernetes overlays); a
+    # service not named runs its `replicas` from facts/services.yml.
+    replicas: dict[str, Annotated[int, Field(ge=1, le=64)]] = {}
 
     @property
     def urls(self) -> list[str]:
@@ -585,9 +607,21 @@ class Facts(Strict):
 
     @field_validator("environments")
     @classmethod
-    def _has_sandbox(cls, envs: dict[str, Environment]) -> dict[str, Environment]:
+    def _has_sandbox(
+        cls, envs: dict[str, Environment], info: ValidationInfo
+    ) -> dict[str, Environment]:
         if "sandbox" not in envs:
             raise _problem("no_sandbox", "an environment named 'sandbox' is required", "")
+        services = {s.name for s in info.data.get("services") or []}
+        for env_name, env in envs.items():
+            for name in env.replicas:
+                if services and name not in services:
+                    raise _problem(
+                        "unknown_service",
+                        f"replicas names {name!r}, which is not a service of "
+                        f"facts/services.yml ({', '.join(sorted(services))})",
+                        f"{env_name}.replicas.{name}",
+                    )
         return envs
 
     def service(self, name: str) -> Service:
