@@ -7,3 +7,6 @@ from mkdocs.config.base import Config
 class OpsbookConfig(Config):
     # Show each shell block's verification status from the last harness run.
     badges = c.Type(bool, default=True)
+    # Pages and folders under docs_dir the harness has taken on (`[runbooks/, deploy.md]`);
+    # unset: every page. Pages not adopted are listed, never run, never marked verified.
+    adopt = c.Optional(c.ListOfItems(c.Type(str)))

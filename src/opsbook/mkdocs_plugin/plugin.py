@@ -16,8 +16,11 @@ from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.pages import Page
 
+from opsbook import sitefile
 from opsbook.errors import OpsbookError
 from opsbook.facts import load_facts
+from opsbook.harness.reading.adopt import Adoption
+from opsbook.harness.reading.site_markdown import SiteMarkdown, for_site
 from opsbook.harness.reporting.badges import annotate_page, load_results
 from opsbook.mkdocs_plugin.config import OpsbookConfig
 from opsbook.project import Project, find_project
@@ -31,6 +34,8 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
         self.project: Project | None = None
         self.renderer: Renderer | None = None
         self.results = None
+        self.site: SiteMarkdown | None = None
+        self.adoption = Adoption()
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         # Runs again on every rebuild under `mkdocs serve`, so edited facts are re-read.
@@ -42,7 +47,23 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
             self._fail(exc, "the facts are invalid; nothing was built")
         self.results = load_results(self.project) if self.config.badges else None
         self.renderer = Renderer(self.project, facts, self.results)
+        self.site = None  # built at the first page: after every plugin's on_config
+        try:
+            self.adoption = Adoption.from_option(self.config.adopt)
+        except OpsbookError as exc:
+            self._fail(exc, "the plugin's options are invalid")
         return config
+
+    def _site(self, config: MkDocsConfig) -> SiteMarkdown:
+        """The Markdown this build renders with, as every plugin left it (techdocs-core
+        adds its extensions in its own on_config): blocks are found as they render."""
+        if self.site is None:
+            path = Path(config.config_file_path).resolve()
+            self.site = for_site(sitefile.SiteFile(
+                path, tuple(str(e) for e in config.markdown_extensions),
+                {k: dict(v) for k, v in (config.mdx_configs or {}).items()},
+            ))
+        return self.site
 
     def on_page_read_source(self, page: Page, config: MkDocsConfig) -> str | None:
         assert self.renderer is not None
@@ -51,7 +72,8 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
             markdown = self.renderer.render_page(src)
         except OpsbookError as exc:
             self._fail(exc, f"{src} did not render")
-        return annotate_page(src, markdown, self.results)
+        return annotate_page(src, markdown, self.results, site=self._site(config),
+                             adopted=self.adoption.adopts(src))
 
     def on_serve(
         self, server: LiveReloadServer, config: MkDocsConfig, builder: Callable[..., object]
