@@ -42,7 +42,6 @@ FENCE_RE = re.compile(
     """
 )
 CONTAINER_RE = re.compile(r"^(?P<kind>===[!+]?|\?\?\?\+?|!!!)[ \t]+(?P<rest>.*)$")
-LIST_RE = re.compile(r"^(?:\d+[.)]|[-*+])[ \t]+\S")
 TITLE_RE = re.compile(r'"([^"]*)"')
 SPACES_ONLY_RE = re.compile(r"(?m)^ +$")
 
@@ -143,8 +142,8 @@ class Extractor:
             t = TITLE_RE.search(m.group("rest"))
             title = t.group(1) if t else m.group("rest").split()[0] if m.group("rest") else ""
             self.containers.append(_Container(indent + TAB, kind, title))
-        elif LIST_RE.match(rest):
-            self.containers.append(_Container(indent + TAB, "list", ""))
+        elif self.site.list_re.match(rest):
+            self.containers.append(_Container(indent + self.site.list_indent, "list", ""))
 
     def _tabs(self) -> tuple[str, ...]:
         return tuple(c.title for c in self.containers if c.kind == "tab")
@@ -172,6 +171,11 @@ class Extractor:
                 f"plain text and they are not run; write it as ```{lang or 'LANG'} with "
                 f"options it takes (title=..., hl_lines=...)")
             return i + 1  # superfences reads on from the next line
+        # A fence indented a tab length past its container's content, after a blank line,
+        # is inside an indented code block: the site shows the fence itself as code.
+        base = self.containers[-1].content_indent if self.containers else 0
+        swallowed = (not hidden and not quotes and indent - base >= self.tab
+                     and (i == 0 or not self.lines[i - 1].strip()))
         end_re = re.compile(re.escape(fence) + r"[ \t]*$")
         body: list[str] = []
         empty = 0  # blank lines since the last content line (blockquote rule)
@@ -200,6 +204,9 @@ class Extractor:
                 self.shown_as_text(i, lang, info, f"fence abandoned at line {j + 1}, which "
                     f"is {why}; the site shows these lines as plain text")
                 return j + 1  # superfences does not rescan the abandoned lines
+            if closing and swallowed:
+                self._indented_code(i, j, lang, info, base + self.tab)
+                return j + 1
             if closing:
                 self._close(i, j, lang, info, body, ws, fence, hidden)
                 return j + 1
@@ -211,6 +218,19 @@ class Extractor:
         self.shown_as_text(i, lang, info, f"fence ```{lang} is never closed (it needs a line "
             f"with exactly {fence} at the same indentation); the site shows it as plain text")
         return len(self.lines)
+
+    def _indented_code(self, i: int, j: int, lang: str, info: str, cols: int) -> None:
+        """Lines i..j, a fence inside an indented code block: the site shows them, fences
+        included, as one plain code block. Listed as that block, never run."""
+        self.shown_as_text(i, lang, info, f"shown as an indented code block, fences and all: "
+            f"the fence is indented {cols - self.tab}+{self.tab} columns, a tab length past its "
+            f"container's content, so it is not run; indent it like the text around it")
+        shown = [(lambda p: (p[0] + p[1])[cols:])(_consume(self.raw[k].rstrip("\r"), cols,
+                 self.tab)) for k in range(i, j + 1)]
+        if self.pending or self.pending_problems:
+            self._orphan_directives()
+        self.blocks.append(Block(self.page, i + 1, j + 1, "", "", "\n".join(shown),
+                                 " " * cols, "", self._tabs()))
 
     def _close(
         self, i: int, j: int, lang: str, info: str, body: list[str], ws: str, fence: str,

@@ -78,6 +78,24 @@ class SiteMarkdown:
     def tab_length(self) -> int:
         return int(self.md.tab_length)
 
+    @cached_property
+    def list_re(self) -> re.Pattern[str]:
+        """A list item's marker: with pymdownx.fancylists also letters, roman numerals
+        and `#.`."""
+        procs = self.md.parser.blockprocessors
+        fancy = "olist" in procs and "fancylists" in type(procs["olist"]).__module__
+        marker = r"(?:\d+|[a-zA-Z]+|#)[.)]" if fancy else r"\d+[.)]"
+        return re.compile(rf"^(?:{marker}|[-*+])[ \t]+\S")
+
+    @cached_property
+    def list_indent(self) -> int:
+        """How far a list item's content is indented: the tab length, or with
+        mdx_truly_sane_lists (TechDocs) its `nested_indent` (2 by default)."""
+        procs = self.md.parser.blockprocessors
+        if "ulist" not in procs:  # a Registry: no .get()
+            return self.tab_length
+        return int(getattr(procs["ulist"], "tab_length", self.tab_length))
+
     def accepts(self, opening: str) -> bool:
         """Whether the site renders a fence opened by `opening` (the line without its
         indentation) as a code block. Asked of the site's own fence preprocessor."""
