@@ -20,6 +20,7 @@ from opsbook.errors import OpsbookError
 
 # command name -> (module, attribute, one-line help shown by `opsbook --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("opsbook.cli.init", "init", "Add opsbook to an existing MkDocs project."),
     "facts": ("opsbook.cli.facts", "facts", "Validate and inspect the facts (facts/*.yml)."),
     "render": ("opsbook.cli.render", "render", "Render every page template with the facts."),
     "blocks": ("opsbook.cli.blocks", "blocks", "List and classify the shell blocks on the site."),

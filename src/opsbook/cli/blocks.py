@@ -9,7 +9,7 @@ import click
 
 from opsbook.cli.context import AppContext, pass_app
 from opsbook.errors import OpsbookError
-from opsbook.harness.inventory import block_rows, summary
+from opsbook.harness.inventory import block_rows, page_counts, summary
 
 
 @click.group()
@@ -19,14 +19,17 @@ def blocks() -> None:
 
 @blocks.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Blocks, counts and problems as JSON.")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @pass_app
 def list_(app: AppContext, as_json: bool, paths: tuple[Path, ...]) -> None:
     """Every fenced shell block with its classification and target, then the counts.
 
     Without PATHs: the rendered site pages (facts applied, snippets included). With PATHs:
-    those Markdown files as they are. A block with any problem counts as unclassified;
-    every problem is printed as `page:line: message` and the exit status is 1.
+    those Markdown files, or every Markdown file under those folders, as they are, read
+    with the nearest mkdocs.yml's extensions. A block with any problem counts as
+    unclassified; every problem is printed as `page:line: message` and the exit status is
+    1. Pages not adopted yet (the plugin's `adopt` option) are listed and their problems
+    shown, but they do not fail the listing.
     """
     from opsbook.harness.reading.plan import plan_pages
 
@@ -35,8 +38,13 @@ def list_(app: AppContext, as_json: bool, paths: tuple[Path, ...]) -> None:
     rows = block_rows(plan.pages)
     counts = summary(plan.pages)
     problems = [str(p) for p in plan.problems]
+    later = [str(p) for p in plan.not_adopted_problems]
+    for note in plan.notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
-        click.echo(json.dumps({"blocks": rows, "counts": counts, "problems": problems}, indent=1))
+        click.echo(json.dumps({"blocks": rows, "counts": counts, "problems": problems,
+                               "not_adopted_problems": later,
+                               "pages": page_counts(plan.pages)}, indent=1))
     else:
         for r in rows:
             first = r["body"].strip().split("\n", 1)[0]
@@ -57,6 +65,18 @@ def list_(app: AppContext, as_json: bool, paths: tuple[Path, ...]) -> None:
                 f"steps executed           {100 * counts['steps run'] / counts['steps']:.1f} % "
                 "(a step's environment variants count once)"
             )
+        if len(plan.pages) > 1:
+            click.echo("")
+            click.echo(f"{'page':<40} {'shell':>5} {'run':>5} {'skip':>5} {'uncl.':>5} "
+                       f"{'text':>5}  adopted")
+            for pc in page_counts(plan.pages):
+                c = pc["counts"]
+                click.echo(f"{pc['page'][-40:]:<40} {c.get('shell blocks', 0):>5} "
+                           f"{c.get('run', 0):>5} {c.get('skipped', 0):>5} "
+                           f"{c.get('unclassified', 0):>5} {c.get('rendered as text', 0):>5}  "
+                           f"{'yes' if pc['adopted'] else 'no'}")
+    for line in later:
+        click.echo(f"not adopted: {line}", err=True)
     if problems:
         raise OpsbookError(problems)
 

@@ -6,7 +6,15 @@ from collections import Counter
 from typing import Any
 
 from opsbook.facts import Facts
-from opsbook.harness.model import SHELL_LANGS, Block, Classification, PagePlan, RunResults
+from opsbook.harness.model import (
+    SHELL_LANGS,
+    Block,
+    Classification,
+    PagePlan,
+    RunResults,
+    TextFence,
+)
+from opsbook.harness.reading.adopt import NOT_ADOPTED
 
 TARGETS = {"needs-kubernetes": "kubernetes", "production-only": "production",
            "staging-only": "staging"}
@@ -29,30 +37,45 @@ def label(c: Classification) -> str:
     return c.kind
 
 
+def _text_row(p: PagePlan, t: TextFence) -> dict[str, Any]:
+    return {
+        "page": t.page, "line": t.line, "id": t.id, "lang": t.lang,
+        "classification": "rendered-as-text", "role": None, "reason": None, "target": "-",
+        "hidden": False, "adopted": p.adopted, "why": t.why,
+        "problems": [str(pr) for pr in p.problems if pr.block_id == t.id], "body": "",
+    }
+
+
 def block_rows(pages: list[PagePlan]) -> list[dict[str, Any]]:
-    """Shell blocks (and the output blocks attached to them), in page order."""
+    """Shell blocks (and the output blocks attached to them), and every fence the site
+    shows as text, in page order; each with its own problems."""
     rows = []
     for p in pages:
         bad = {pr.block_id for pr in p.problems}
+        page_rows = []
         for b, c in p.classified:
             if b.lang not in SHELL_LANGS and c.kind != "output":
                 continue
-            rows.append(
+            kind = "unclassified" if b.id in bad else label(c)
+            page_rows.append(
                 {
                     "page": b.page,
                     "line": b.line,
                     "id": b.id,
                     "lang": b.lang,
-                    "classification": "unclassified" if b.id in bad else label(c),
+                    "classification": kind if p.adopted else "not-adopted",
                     "role": c.role,
                     "reason": c.reason.value if c.reason else None,
-                    "target": target(c),
+                    "target": target(c) if p.adopted else "-",
                     "hidden": b.hidden,
-                    "why": c.why,
+                    "adopted": p.adopted,
+                    "why": c.why if p.adopted else NOT_ADOPTED,
                     "problems": [str(pr) for pr in p.problems if pr.block_id == b.id],
                     "body": b.body,
                 }
             )
+        page_rows += [_text_row(p, t) for t in p.as_text]
+        rows += sorted(page_rows, key=lambda r: r["line"])
     return rows
 
 
@@ -89,9 +112,12 @@ def summary(pages: list[PagePlan]) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for p in pages:
         bad = {pr.block_id for pr in p.problems}
+        counts["rendered as text"] += len(p.as_text)
         for b, c in p.shell:
             counts["shell blocks"] += 1
-            if b.id in bad:
+            if not p.adopted:
+                counts["not adopted"] += 1
+            elif b.id in bad:
                 counts["unclassified"] += 1
             elif c.kind == "run":
                 counts["run"] += 1
@@ -104,8 +130,15 @@ def summary(pages: list[PagePlan]) -> dict[str, int]:
         bad = {pr.block_id for pr in p.problems}
         for group in steps(p):
             counts["steps"] += 1
-            counts["steps run"] += any(c.kind == "run" and b.id not in bad for b, c in group)
-    return dict(counts)
+            counts["steps run"] += p.adopted and any(
+                c.kind == "run" and b.id not in bad for b, c in group)
+    return {k: v for k, v in counts.items() if v or k in ("shell blocks", "steps", "steps run")}
+
+
+def page_counts(pages: list[PagePlan]) -> list[dict[str, Any]]:
+    """Per page: adopted or not, its counts and how many problems it has."""
+    return [{"page": p.page, "adopted": p.adopted, "counts": summary([p]),
+             "problems": len(p.problems)} for p in pages]
 
 
 def scenario_rows(

@@ -92,6 +92,22 @@ class Block:
         return self.id
 
 
+@dataclass(frozen=True)
+class TextFence:
+    """A fence the site does not render as a code block (its lines show as plain text): an
+    info string its superfences refuses, a fence never closed or abandoned. Listed, never run."""
+
+    page: str
+    line: int  # 1-based line of the opening fence
+    lang: str  # as written, lower-cased ("" when none)
+    info: str  # the rest of the opening line
+    why: str  # one line: what the site does with it
+
+    @property
+    def id(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
 class SkipReason(StrEnum):
     production_only = "production-only"
     staging_only = "staging-only"
@@ -190,6 +206,8 @@ class PagePlan:
     steps: list[Step] = field(default_factory=list)  # run order: setup, main, teardown
     problems: list[Problem] = field(default_factory=list)
     scenarios: list[ScenarioPlan] = field(default_factory=list)
+    as_text: list[TextFence] = field(default_factory=list)  # fences the site shows as text
+    adopted: bool = True  # False: listed only; never run, never badged as verified
 
     @property
     def shell(self) -> list[tuple[Block, Classification]]:

@@ -17,6 +17,7 @@ blocks the site shows, includes expanded), so a page and this check cannot disag
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from opsbook.harness.model import Block, PagePlan
 from opsbook.k8s import kubectl
 
 CONTROL = {"|", "||", "&&", ";", "&", "(", ")"}
+# the shell's, not kubectl's: each takes the next word (a file) with it
+REDIRECTS = {"<", ">", ">>", "<<", "<<<", ">|", "&>"}
 WORKLOAD_KINDS = {"deployment": "Deployment", "deploy": "Deployment",
                   "deployments": "Deployment", "statefulset": "StatefulSet",
                   "sts": "StatefulSet", "statefulsets": "StatefulSet"}
@@ -78,12 +81,36 @@ def _segments(command: str) -> list[list[str]]:
     lexer.whitespace_split = True
     lexer.commenters = "#"
     segments: list[list[str]] = [[]]
+    skip_target = False
     for token in lexer:
-        if token in CONTROL:
+        if skip_target:
+            skip_target = False
+        elif token in REDIRECTS or (token[:-1].isdigit() and token[-1:] in "<>"):
+            skip_target = True  # `< "$BACKUP"`, `2> err`: the shell's business
+        elif token in CONTROL:
             segments.append([])
         else:
             segments[-1].append(token)
     return [s for s in segments if s]
+
+
+_VARIABLE = re.compile(r"\$(?:\{\w+\}|\w+)")
+
+
+def _value_stand_in(word: str) -> str:
+    """`--from-literal=password=$NEW` -> `--from-literal=password=VALUE`: a variable in a
+    flag's value changes what kubectl sends, not whether it parses. A variable anywhere
+    else (a resource name, a flag name) stays, and the command is reported."""
+    if word.startswith("--") and "=" in word and "`" not in word and "$(" not in word:
+        name, _, value = word.partition("=")
+        return f"{name}={_VARIABLE.sub('VALUE', value)}"
+    return word
+
+
+def _kubectls_own(words: list[str]) -> list[str]:
+    """The words kubectl itself parses: after `--` comes the container's command
+    (`exec ... -- psql ...`), which kubectl passes on unread."""
+    return words[: words.index("--")] if "--" in words else words
 
 
 def commands_on(pages: Sequence[PagePlan]) -> tuple[list[KubectlCommand], list[str]]:
@@ -105,7 +132,8 @@ def commands_on(pages: Sequence[PagePlan]) -> tuple[list[KubectlCommand], list[s
                     if words[0] != "kubectl":
                         continue
                     shown = " ".join(shlex.quote(w) for w in words)
-                    if any("$" in w or "`" in w for w in words):
+                    words = [_value_stand_in(w) for w in words]
+                    if any("$" in w or "`" in w for w in _kubectls_own(words)):
                         problems.append(f"{block.page}:{line}: `{shown}`: a shell expansion "
                                         "in a kubectl command cannot be checked offline")
                         continue
@@ -122,8 +150,17 @@ def parse_problem(cmd: KubectlCommand, cfg: kubectl.Offline) -> str | None:
     output = done.stderr + done.stdout
     if f"127.0.0.1:{cfg.port}" in output and "refused" in output:
         return None  # parsed, then needed the cluster
+    if "no objects passed to" in output and _reads_stdin(cmd.args):
+        return None  # parsed, then found its stdin (the pipe before it on the page) empty
     detail = next((ln for ln in output.splitlines() if ln.strip()), f"exit {done.returncode}")
     return f"{cmd}: `kubectl {cmd.text[len('kubectl '):]}`: {detail.strip()}"
+
+
+def _reads_stdin(args: Sequence[str]) -> bool:
+    pairs = zip(args, args[1:], strict=False)
+    return "--filename=-" in args or any(
+        a in ("-f", "--filename") and b == "-" for a, b in pairs
+    )
 
 
 def parse_problems(commands: Sequence[KubectlCommand], contexts: Sequence[str]) -> list[str]:

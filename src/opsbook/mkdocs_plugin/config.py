@@ -11,3 +11,6 @@ class OpsbookConfig(Config):
     # sandbox that is up, and show the new badges when they are done (mkdocs_plugin/live.py).
     # OPSBOOK_LIVE=1 in the environment turns it on too, without editing mkdocs.yml.
     live = c.Type(bool, default=False)
+    # Pages and folders under docs_dir the harness has taken on (`[runbooks/, deploy.md]`);
+    # unset: every page. Pages not adopted are listed, never run, never marked verified.
+    adopt = c.Optional(c.ListOfItems(c.Type(str)))

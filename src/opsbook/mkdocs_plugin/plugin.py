@@ -17,8 +17,11 @@ from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.pages import Page
 
+from opsbook import sitefile
 from opsbook.errors import OpsbookError
 from opsbook.facts import load_facts
+from opsbook.harness.reading.adopt import Adoption
+from opsbook.harness.reading.site_markdown import SiteMarkdown, for_site
 from opsbook.harness.reporting.badges import annotate_page, load_results
 from opsbook.mkdocs_plugin.config import OpsbookConfig
 from opsbook.mkdocs_plugin.live import LiveRunner
@@ -35,6 +38,8 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
         self.results = None
         self.live: LiveRunner | None = None  # under `mkdocs serve` with `live: true`
         self.serving = False
+        self.site: SiteMarkdown | None = None
+        self.adoption = Adoption()
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         # Defining on_startup keeps this object across `mkdocs serve` rebuilds, so the live
@@ -54,7 +59,23 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
         live = self.config.live or os.environ.get("OPSBOOK_LIVE", "") not in ("", "0")
         if self.serving and live and self.live is None:
             self.live = LiveRunner(self.project)
+        self.site = None  # built at the first page: after every plugin's on_config
+        try:
+            self.adoption = Adoption.from_option(self.config.adopt)
+        except OpsbookError as exc:
+            self._fail(exc, "the plugin's options are invalid")
         return config
+
+    def _site(self, config: MkDocsConfig) -> SiteMarkdown:
+        """The Markdown this build renders with, as every plugin left it (techdocs-core
+        adds its extensions in its own on_config): blocks are found as they render."""
+        if self.site is None:
+            path = Path(config.config_file_path).resolve()
+            self.site = for_site(sitefile.SiteFile(
+                path, tuple(str(e) for e in config.markdown_extensions),
+                {k: dict(v) for k, v in (config.mdx_configs or {}).items()},
+            ))
+        return self.site
 
     def on_page_read_source(self, page: Page, config: MkDocsConfig) -> str | None:
         assert self.renderer is not None
@@ -63,9 +84,10 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
             markdown = self.renderer.render_page(src)
         except OpsbookError as exc:
             self._fail(exc, f"{src} did not render")
-        if self.live is not None:
+        if self.live is not None and self.adoption.adopts(src):
             self.live.built(src, markdown)
-        return annotate_page(src, markdown, self.results)
+        return annotate_page(src, markdown, self.results, site=self._site(config),
+                             adopted=self.adoption.adopts(src))
 
     def on_serve(
         self, server: LiveReloadServer, config: MkDocsConfig, builder: Callable[..., object]

@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsbook import sitefile
 from opsbook.errors import OpsbookError
 from opsbook.facts import Facts, load_facts
 from opsbook.harness.deciding.classify import classify_page, console_commands
@@ -24,9 +25,11 @@ from opsbook.harness.model import (
     ScenarioPlan,
     Step,
 )
-from opsbook.harness.reading.extract import extract
+from opsbook.harness.reading.adopt import Adoption
+from opsbook.harness.reading.extract import read
+from opsbook.harness.reading.site_markdown import SiteMarkdown, for_site
 from opsbook.harness.running.isolation import Forbidden
-from opsbook.project import Project
+from opsbook.project import Project, display_path
 from opsbook.render import render_site
 
 RUN_ORDER = {"setup": 0, "main": 1, "teardown": 2}
@@ -39,10 +42,18 @@ class Plan:
     pages: list[PagePlan]
     forbidden: Forbidden
     facts: Facts | None  # None: Markdown files outside any project
+    site_problems: tuple[Problem, ...] = ()  # of the site's configuration (mkdocs.yml)
+    notes: tuple[str, ...] = ()  # worth saying, not wrong: extensions not installed here
 
     @property
     def problems(self) -> list[Problem]:
-        return [pr for p in self.pages for pr in p.problems]
+        """What fails a run: the configuration's problems and those of adopted pages."""
+        return [*self.site_problems, *(pr for p in self.pages if p.adopted for pr in p.problems)]
+
+    @property
+    def not_adopted_problems(self) -> list[Problem]:
+        """Problems on pages not adopted yet: listed, not failing anything."""
+        return [pr for p in self.pages if not p.adopted for pr in p.problems]
 
 
 def commands_for(block: Block, cls: Classification, problems: list[Problem]) -> tuple[Command, ...]:
@@ -139,25 +150,98 @@ def plan_scenarios(
 
 
 def read_page(
-    page: str, text: str, forbidden: Forbidden, faults: Collection[str] | None = None
+    page: str,
+    text: str,
+    forbidden: Forbidden,
+    faults: Collection[str] | None = None,
+    site: SiteMarkdown | None = None,
+    adopted: bool = True,
 ) -> PagePlan:
-    blocks, problems = extract(page, text)
-    classified, more = classify_page(blocks, forbidden, text)
+    """One page read as the site renders it (`site`: its Markdown). A page not adopted is
+    read and classified but gets no steps: nothing on it runs."""
+    found = read(page, text, site)
+    problems = list(found.problems)
+    classified, more = classify_page(found.blocks, forbidden, text)
     problems += more
     steps = plan_steps(classified, problems)
     scenarios = plan_scenarios(page, text, steps, faults, problems)
-    return PagePlan(page, text, blocks, classified, steps, problems, scenarios)
+    if not adopted:
+        steps, scenarios = [], []
+    return PagePlan(page, text, found.blocks, classified, steps, problems, scenarios,
+                    found.as_text, adopted)
+
+
+def markdown_files(paths: list[Path]) -> list[Path]:
+    """Files as given; folders as every Markdown file under them, in path order."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*.md") if q.is_file())
+            if not found:
+                raise OpsbookError(f"{display_path(p)}: no Markdown (*.md) files in this folder")
+            out += found
+        else:
+            out.append(p)
+    return list(dict.fromkeys(out))
+
+
+def _site_of(path: Path | None, cache: dict[Path | None, sitefile.SiteFile]) -> sitefile.SiteFile:
+    """The site a Markdown file belongs to: the nearest mkdocs.yml at or above it, else
+    opsbook's defaults (`path` None: the defaults)."""
+    found = sitefile.find(path) if path is not None else None
+    if found not in cache:
+        cache[found] = sitefile.load(found) if found is not None else sitefile.default()
+    return cache[found]
+
+
+def _where(site: sitefile.SiteFile) -> str:
+    return display_path(site.path) if site.path else "the default configuration"
+
+
+def _adoption(site: sitefile.SiteFile) -> Adoption:
+    return Adoption.from_option(site.plugin.get("adopt"), _where(site))
+
+
+def _site_checks(site: sitefile.SiteFile, md: SiteMarkdown) -> tuple[list[Problem], list[str]]:
+    where = _where(site)
+    problems = []
+    if not md.superfences:
+        problems.append(Problem(where, 1, "markdown_extensions does not load "
+            "pymdownx.superfences; opsbook reads fences as superfences does, so add it "
+            "(`opsbook init` does)"))
+    notes = [f"{where}: extension not installed here, pages are read without it: {m}"
+             for m in md.missing]
+    return problems, notes
+
+
+def _docs_relative(path: Path, site: sitefile.SiteFile) -> str | None:
+    docs = site.docs_dir
+    if docs is None:
+        return None
+    try:
+        return path.resolve().relative_to(docs.resolve()).as_posix()
+    except ValueError:
+        return None
 
 
 def plan_pages(
     project: Project | None, paths: list[Path] | None = None, pages: list[str] | None = None
 ) -> Plan:
-    """PATHs: those Markdown files as they are. Otherwise the rendered site (optionally only
-    `pages`). Facts are used for refusals whenever a project is found."""
+    """PATHs: those Markdown files (or every one under those folders) as they are.
+    Otherwise the rendered site (optionally only `pages`). Pages are read with the site's
+    own Markdown configuration; facts are used for refusals whenever a project is found."""
     facts = load_facts(project.facts_dir) if project is not None else None
     forbidden = Forbidden.from_facts(facts)
+    sites: dict[Path | None, sitefile.SiteFile] = {}
+    site_of: dict[str, sitefile.SiteFile] = {}  # page -> the site it is read as
+    adopted: dict[str, bool] = {}
     if paths:
-        texts = {str(p): p.read_text(encoding="utf-8") for p in paths}
+        files = markdown_files(paths)
+        texts = {str(p): p.read_text(encoding="utf-8") for p in files}
+        for p in files:
+            site = site_of[str(p)] = _site_of(p, sites)
+            rel = _docs_relative(p, site)
+            adopted[str(p)] = rel is None or _adoption(site).adopts(rel)
     else:
         if project is None:
             raise OpsbookError("no project found and no Markdown files given")
@@ -168,12 +252,27 @@ def plan_pages(
                 raise OpsbookError(
                     [f"{p}: no such page (pages: {', '.join(sorted(texts))})" for p in missing]
                 )
+        site = _site_of(project.root, sites)
+        site_of = dict.fromkeys(texts, site)
+        adoption = _adoption(site)
+        adopted = {p: adoption.adopts(p) for p in texts}
+        sites_problems = [Problem(_where(site), 1, f"plugins: opsbook: adopt: {e!r} names no "
+                                  f"page under {site.docs_dir_name}/")
+                          for e in adoption.unmatched(texts)]
+        if pages:
             texts = {p: texts[p] for p in pages}
+    site_problems: list[Problem] = [] if paths else sites_problems
+    notes: list[str] = []
+    for site in sites.values():
+        more, said = _site_checks(site, for_site(site))
+        site_problems += more
+        notes += said
     faults = {f.id for f in facts.faults} if facts is not None else None
-    plans = [read_page(p, t, forbidden, faults) for p, t in sorted(texts.items())]
+    plans = [read_page(p, t, forbidden, faults, for_site(site_of[p]), adopted.get(p, True))
+             for p, t in sorted(texts.items())]
     if facts is not None and not paths:
-        _check_runbook_links(plans, facts)
-    return Plan(plans, forbidden, facts)
+        _check_runbook_links([p for p in plans if p.adopted], facts)
+    return Plan(plans, forbidden, facts, tuple(site_problems), tuple(notes))
 
 
 def _check_runbook_links(plans: list[PagePlan], facts: Facts) -> None:

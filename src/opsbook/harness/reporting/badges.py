@@ -52,6 +52,7 @@ from opsbook.harness.model import (
     SkipReason,
 )
 from opsbook.harness.reading.extract import extract
+from opsbook.harness.reading.site_markdown import SiteMarkdown
 from opsbook.harness.reporting import results as report
 from opsbook.project import Project
 
@@ -298,14 +299,30 @@ def summary(shown: list[_Shown], results: RunResults, now: datetime | None = Non
     )
 
 
+NOT_ADOPTED_NOTE = (
+    '<div class="opsbook-summary opsbook-summary-unverified"><p><strong>Sandbox '
+    "verification</strong>: this page is not adopted yet; its commands are not run by the "
+    "harness and none is verified.</p></div>"
+)
+
+
 def annotate_page(
-    page: str, markdown: str, results: RunResults | None, now: datetime | None = None
+    page: str,
+    markdown: str,
+    results: RunResults | None,
+    now: datetime | None = None,
+    site: SiteMarkdown | None = None,
+    adopted: bool = True,
 ) -> str:
-    """`now`: the build's time, for the run's age (tests pass a fixed one)."""
+    """`now`: the build's time, for the run's age (tests pass a fixed one). `site`: the
+    site's Markdown, to find blocks as it renders them. A page not `adopted` gets no marks,
+    only a line saying so: nothing on it ran."""
     if results is not None:
         results = results.only(page)  # dated by the run that executed it (reused pages)
     lines = markdown.split("\n")
-    blocks, _problems = extract(page, markdown)  # lenient: the build must not crash
+    blocks, _problems = extract(page, markdown, site)  # lenient: the build must not crash
+    if not adopted:
+        results = None
     by_digest: dict[str, list[BlockResult]] = {}
     page_results = results.for_page(page) if results else []
     for r in page_results:
@@ -344,6 +361,8 @@ def annotate_page(
         inserts.setdefault(b.end_line, []).extend(mark_lines)
 
     head: list[str] = []  # under the title: procedure line, summary, failure banner
+    if not adopted and any(b.lang in SHELL_LANGS and not b.hidden for b in blocks):
+        head += ["", NOT_ADOPTED_NOTE, ""]
     proc = next((p for p in results.procedures if p.page == page), None) if results else None
     if proc is not None and results is not None:
         head += ["", under_traffic(proc, results), ""]
