@@ -5,8 +5,10 @@ two and must not touch a shared one)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from opsbook.project import Project
 from opsbook.sandbox.lifecycle import leftovers
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def page(n: int, project: str, proxy: int) -> str:
@@ -28,6 +31,8 @@ def page(n: int, project: str, proxy: int) -> str:
 
 
 def test_two_sandboxes_run_at_once_and_both_are_removed(project_copy: Project) -> None:
+    # the real sandbox (its wheelhouse too: no download), with two pages of our own
+    shutil.copytree(ROOT / "sandbox", project_copy.sandbox_dir)
     facts = load_facts(project_copy.facts_dir)
     instances = [for_instance(facts, k) for k in (0, 1)]
     for page_path in project_copy.docs_dir.rglob("*.md"):
