@@ -94,8 +94,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """The benchmarks: site build overhead, harness overhead, sandbox start-up."""
+    """The benchmarks: site build overhead (at 9, 100 and 1,000 pages too), harness
+    overhead, sandbox start-up, incremental and live verification (`-- --full` adds the
+    full run at -j 1 and -j 2, about 45 minutes)."""
     bootstrap(session)
     install(session)
-    for script in ("site_build.py", "harness.py", "sandbox.py"):
+    for script in ("site_build.py", "scale.py", "harness.py", "sandbox.py"):
         session.run("python", f"benchmarks/{script}", env=ENV)
+    session.run("python", "benchmarks/incremental.py", "--sandbox", *session.posargs, env=ENV)
