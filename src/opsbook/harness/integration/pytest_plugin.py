@@ -15,6 +15,11 @@ page's session opens before its first selected item and closes after its last, h
 diff of expected vs actual output. Results go to .opsbook/results.json as each block
 finishes, for the site's badges; JUnit XML comes from pytest itself (`--junitxml`).
 
+Under pytest-xdist (`-n N --dist loadscope`), worker gwK works on sandbox instance K (its
+own compose project and ports: facts/instances.py), each page stays on one worker (the
+page collector is the scope), each worker writes .opsbook/results-gwK.json, and the
+controller merges them into results.json at the end.
+
 The sandbox has one owner in a test session, `SandboxOwner` here: `--opsbook-sandbox`
 makes the doc items need it, and integration tests ask for it with the `opsbook_sandbox`
 fixture. The first that needs it brings it up (unless it is already healthy); it is taken
@@ -119,10 +124,15 @@ class OpsbookSession:
             else:
                 assert self.facts is not None
                 environment = default_target(self.project, self.facts).environment()
+            worker = _xdist_worker(self.config)
             self._run = Verification(
                 self.plan,
                 environment=environment,
                 state_dir=self.project.state_dir,
+                # a worker's part of the run: the controller merges the parts
+                results_path=self.project.state_dir / f"results-{worker}.json" if worker
+                else None,
+                store=worker is None,
                 commit_root=self.project.root,
                 # the sandbox this session owns must be back at its baseline after each
                 # page (and its procedures run under traffic); without --opsbook-sandbox
@@ -176,15 +186,19 @@ class PageCollector(pytest.Collector):
         by_id = {step.id: step for step in self.plan.steps}
         for step in self.plan.steps:
             scenario = scenario_of.get(step.id)
+            item: BlockItem | ScenarioItem
             if scenario is None:
-                yield BlockItem.from_parent(self, name=step.id, step=step)
+                item = BlockItem.from_parent(self, name=step.id, step=step)
             elif step.id == scenario.steps[0]:
-                yield ScenarioItem.from_parent(
+                item = ScenarioItem.from_parent(
                     self,
                     name=scenario.where,
                     scenario=scenario,
                     steps=[by_id[sid] for sid in scenario.steps],
                 )
+            else:
+                continue
+            yield item
 
     def setup(self) -> None:
         self.run = self.config.stash[SESSION_KEY].verification().page(self.plan)
@@ -282,7 +296,34 @@ def opsbook_sandbox(request: pytest.FixtureRequest) -> ComposeSandbox:
         pytest.fail("\n".join(exc.problems), pytrace=False)
 
 
+def _xdist_worker(config: pytest.Config) -> str | None:
+    """'gw1' in a pytest-xdist worker; None in a plain session or the controller."""
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else None
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    return _xdist_worker(config) is None and bool(getattr(config.option, "numprocesses", 0))
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    worker = _xdist_worker(config)
+    if worker is not None:
+        from opsbook.facts.instances import VARIABLE
+
+        # before anything loads the facts: this worker's sandbox is instance K
+        os.environ.setdefault(VARIABLE, worker.removeprefix("gw"))
+    if _xdist_controller(config) and config.getoption("opsbook", default=False):
+        if config.getoption("dist", "no") != "loadscope":
+            raise pytest.UsageError(
+                "pytest --opsbook -n N needs --dist loadscope: a page's blocks share one "
+                "shell session, so a page must stay on one worker"
+            )
+        from opsbook.project import find_project
+
+        state = find_project(config.getoption("opsbook_project"), start=config.rootpath)
+        for stale in state.state_dir.glob("results-gw*.json"):
+            stale.unlink()
     owner = SandboxOwner(config)
     config.stash[OWNER_KEY] = owner
     # SIGTERM (a cancelled CI job) stops the session as Ctrl-C does: pages are closed,
@@ -308,8 +349,22 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SiteFile |
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = session.config.stash.get(SESSION_KEY, None)
-    if run is not None:
+    if run is not None and _xdist_controller(session.config):
+        _merge_workers(run.project)
+    elif run is not None:
         run.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+
+
+def _merge_workers(project: Project) -> None:
+    """The workers' results files, as one results.json (and kept pages)."""
+    from opsbook.harness.reporting import results as results_file
+    from opsbook.harness.reporting import store
+
+    parts = sorted(project.state_dir.glob("results-gw*.json"))
+    if parts:
+        merged = store.merge(results_file.read_file(p) for p in parts)
+        results_file.write(merged, project.state_dir)
+        store.save(merged, project.state_dir)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
