@@ -239,7 +239,18 @@ def _parallel(
         click.echo(f"worker {w.instance}: {len(w.pages)} pages on sandbox instance {w.instance}")
     if workers:
         build_images(project, app.facts, lambda line: click.echo(f"sandbox: {line}"))
-    parallel.run_workers(project.root, workers, click.echo)
+    codes = parallel.run_workers(project.root, workers, click.echo)
+    if 130 in codes or any(c < 0 for c in codes):
+        raise KeyboardInterrupt  # the workers were stopped; each took its sandbox down
+    broken = [
+        f"worker {w.instance} (sandbox instance {w.instance}) stopped with exit {c} before "
+        f"writing its results; its pages ({', '.join(w.pages)}) were not verified; its "
+        "output is above"
+        for w, c in zip(workers, codes, strict=True)
+        if c not in (0, 1) or not w.results.is_file()
+    ]
+    if broken:
+        raise OpsbookError(broken)
     earlier = []
     for page, res in reuse.items():
         part = res.only(page)
