@@ -93,6 +93,15 @@ def _progress(res: BlockResult) -> None:
     help="Write the results to FILE instead of .opsbook/results.json, leaving the kept "
     "page results alone (a part of a larger run).",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["compose", "kind"]),
+    default="compose",
+    show_default=True,
+    help="What the pages run against. kind: the same platform on a kind cluster "
+    "(`opsbook sandbox up --backend kind`), the Kubernetes tabs executed and the Compose "
+    "ones not; results go to .opsbook/results-kind.json.",
+)
 @click.option("--no-build", is_flag=True, hidden=True)  # -j workers: the images are built
 @click.argument("pages", nargs=-1)
 @pass_app
@@ -104,6 +113,7 @@ def test(
     shard: str | None,
     jobs: int,
     results_path: Path | None,
+    backend: str,
     no_build: bool,
     pages: tuple[str, ...],
 ) -> None:
@@ -119,9 +129,14 @@ def test(
     from opsbook.harness.verify import default_target, verify
 
     project = app.project
-    plan = plan_pages(project, None, list(pages) or None)
+    kind = backend == "kind"
+    if kind and (jobs > 1 or shard or changed):
+        raise OpsbookError("--backend kind runs one cluster: no -j, --shard or --changed")
+    plan = plan_pages(project, None, list(pages) or None, backend="kind" if kind else "compose")
     if plan.problems:
         raise OpsbookError([str(p) for p in plan.problems])
+    if kind and results_path is None:
+        results_path = project.state_dir / "results-kind.json"
     if jobs > 1 and no_sandbox:
         raise OpsbookError("-j runs a sandbox per worker; it cannot use --no-sandbox")
     limit = app.facts.platform.sandbox_instances.max
@@ -160,7 +175,12 @@ def test(
         if jobs > 1:
             results = _parallel(app, plan, keys, reuse, jobs, results_path)
         else:
-            target = default_target(project, app.facts, say, build=not no_build)
+            if kind:
+                from opsbook.sandbox.kind import KindSandbox
+
+                target = KindSandbox(project, app.facts, say, build=not no_build)
+            else:
+                target = default_target(project, app.facts, say, build=not no_build)
             results = verify(
                 plan,
                 project=project,
@@ -172,6 +192,7 @@ def test(
                 keys=keys,
                 reuse=reuse,
                 results_path=results_path,
+                backend="kind" if kind else "compose",
             )
     except KeyboardInterrupt:
         done = "" if no_sandbox else "; the sandbox was taken down"

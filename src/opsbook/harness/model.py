@@ -114,6 +114,7 @@ class SkipReason(StrEnum):
     destructive = "destructive"
     illustrative = "illustrative"
     needs_kubernetes = "needs-kubernetes"
+    compose_only = "compose-only"  # the Compose sandbox's: not run on the kind backend
     interactive = "interactive"
     external = "external"
 
@@ -296,6 +297,10 @@ class CleanupFailure:
 
 
 RunState = Literal["running", "complete", "interrupted"]
+# What the pages run against: the Docker Compose sandbox, or the same platform on kind
+# (the Kubernetes tabs executed, the Compose ones not).
+Backend = Literal["compose", "kind"]
+BACKENDS: tuple[Backend, ...] = ("compose", "kind")
 
 
 @dataclass
@@ -327,6 +332,7 @@ class RunResults:
     state: RunState = "running"
     isolation: str = ""  # how blocks ran: "rootless, as opsbook-runner", "unisolated, as root"
     scenarios: list[ScenarioResult] = field(default_factory=list)
+    backend: str = "compose"  # Backend: what the blocks ran against
     cleanup: list[CleanupFailure] = field(default_factory=list)
     procedures: list[ProcedureResult] = field(default_factory=list)
     pages: list[PageRecord] = field(default_factory=list)  # in the order they were run

@@ -33,6 +33,7 @@ from opsbook.engine import Engine, current_engine, runner_reachable_tmp
 from opsbook.facts import Facts
 from opsbook.facts.model import ProcedurePage
 from opsbook.harness.model import (
+    Backend,
     BlockResult,
     CleanupFailure,
     PagePlan,
@@ -301,6 +302,7 @@ def verify(
     keys: Mapping[str, str] | None = None,
     reuse: Mapping[str, RunResults] | None = None,
     results_path: Path | None = None,
+    backend: Backend = "compose",
 ) -> RunResults:
     """Run every step of every page in `plan`; return (and write) the results.
 
@@ -344,6 +346,7 @@ def verify(
             if check_cleanup is None else check_cleanup,
         ) as run,
     ):
+        run.results.backend = backend
         for page in plan.pages:
             if page.page in reuse:
                 run.reuse(page.page, reuse[page.page])

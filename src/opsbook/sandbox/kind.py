@@ -166,3 +166,24 @@ def down(project: Project, facts: Facts) -> Cluster:
     if cluster.kubeconfig.exists():
         os.unlink(cluster.kubeconfig)
     return cluster
+
+
+@dataclass
+class KindSandbox:
+    """The kind cluster as a verification target (`opsbook.harness.verify.Target`):
+    blocks reach it with its own kubeconfig, and the api, Prometheus and Alertmanager on
+    the sandbox's 127.0.0.1 ports (deploy/k8s/kind-cluster.yaml maps them)."""
+
+    project: Project
+    facts: Facts
+    progress: Progress = print
+    build: bool = True
+
+    def environment(self) -> dict[str, str]:
+        return {"KUBECONFIG": str(cluster_for(self.project, self.facts).kubeconfig)}
+
+    def up(self) -> None:
+        up(self.project, self.facts, build=self.build, progress=self.progress)
+
+    def down(self) -> None:
+        down(self.project, self.facts)

@@ -24,6 +24,7 @@ from dataclasses import replace
 from opsbook.harness.model import (
     OUTPUT_LANGS,
     SHELL_LANGS,
+    Backend,
     Block,
     Classification,
     Command,
@@ -35,6 +36,7 @@ from opsbook.harness.running.isolation import Forbidden
 
 DEFAULT_TIMEOUT = 120.0
 # A content tab's title says where its blocks run; the harness only reaches the sandbox.
+COMPOSE_TABS = frozenset({"docker compose", "compose"})
 TAB_REASONS = {
     "kubernetes": SkipReason.needs_kubernetes,
     "staging": SkipReason.staging_only,
@@ -54,6 +56,10 @@ KNOWN_KEYS = {
     "scenario": "scenario=FAULT (runs while that fault of facts/faults.yml is injected)",
     "phase": "phase=diagnosis|mitigation (the block's part of the scenario's runbook)",
 }
+# The Compose sandbox's own tools: not there on the kind backend.
+COMPOSE_RE = re.compile(
+    r"(?:^|[\s;|&(`$])docker(?:-compose)?(?=\s|$)|\$\{?COMPOSE_FILE\b", re.M
+)
 KUBE_RE = re.compile(r"(?:^|[\s;|&(`$])(?:kubectl|helm|k9s)(?=\s|$)", re.M)
 PLACEHOLDER_RE = re.compile(r"(?<![<\w])<([A-Za-z][A-Za-z0-9_-]*)>(?!>)")
 HEREDOC_RE = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
@@ -96,7 +102,12 @@ def _validate(block: Block, problems: list[Problem]) -> None:
                 )
 
 
-def classify_block(block: Block, forbidden: Forbidden, problems: list[Problem]) -> Classification:
+def classify_block(
+    block: Block, forbidden: Forbidden, problems: list[Problem], backend: Backend = "compose"
+) -> Classification:
+    """`backend` "kind": the Kubernetes tabs run, and what belongs to the Compose sandbox
+    (its tab, docker commands, fault scenarios and hidden events, which inject through
+    Compose) is skipped as compose-only."""
     _validate(block, problems)
     if block.lang not in SHELL_LANGS:
         keys = {k for d in block.directives for k, _ in d.keys}
@@ -174,7 +185,13 @@ def classify_block(block: Block, forbidden: Forbidden, problems: list[Problem]) 
             _add(problems, block, f"a {role} block cannot be skipped")
         return replace(base, kind="skip", reason=reason, why="directive")
     for tab in block.tabs:
-        if (reason := TAB_REASONS.get(tab.strip().lower())) is not None:
+        title = tab.strip().lower()
+        if backend == "kind" and title == "kubernetes":
+            continue
+        if backend == "kind" and title in COMPOSE_TABS:
+            return replace(base, kind="skip", reason=SkipReason.compose_only,
+                           why=f"{tab.strip()} tab")
+        if (reason := TAB_REASONS.get(title)) is not None:
             return replace(base, kind="skip", reason=reason, why=f"{tab.strip()} tab")
 
     code = _code_only(block)
@@ -184,7 +201,15 @@ def classify_block(block: Block, forbidden: Forbidden, problems: list[Problem]) 
             kind="refused",
             why=f"names {hit[1]} ({hit[0]}); the harness only talks to the sandbox",
         )
-    if KUBE_RE.search(code):
+    if backend == "kind" and (
+        COMPOSE_RE.search(code) or scenario is not None or block.has_directive("event")
+    ):
+        why = ("a fault scenario (injected through Compose)" if scenario is not None
+               else "a sandbox event (made through Compose)" if block.has_directive("event")
+               else "uses the Compose sandbox's docker commands")
+        return replace(base, kind="skip", reason=SkipReason.compose_only, why=why)
+    in_kubernetes_tab = any(t.strip().lower() == "kubernetes" for t in block.tabs)
+    if KUBE_RE.search(code) and not in_kubernetes_tab:
         _add(
             problems,
             block,
@@ -295,12 +320,15 @@ def _attach_outputs(
 
 
 def classify_page(
-    blocks: Iterable[Block], forbidden: Forbidden, text: str | None = None
+    blocks: Iterable[Block],
+    forbidden: Forbidden,
+    text: str | None = None,
+    backend: Backend = "compose",
 ) -> tuple[list[tuple[Block, Classification]], list[Problem]]:
     """Classify one page's blocks; `text` (the page) enables the adjacency rule for output."""
     blocks = list(blocks)
     problems: list[Problem] = []
-    classes = [classify_block(b, forbidden, problems) for b in blocks]
+    classes = [classify_block(b, forbidden, problems, backend) for b in blocks]
     _attach_outputs(blocks, classes, text.split("\n") if text is not None else None, problems)
     return list(zip(blocks, classes, strict=True)), problems
 

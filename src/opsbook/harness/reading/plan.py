@@ -17,6 +17,7 @@ from opsbook.facts import Facts, load_facts
 from opsbook.harness.deciding.classify import classify_page, console_commands
 from opsbook.harness.model import (
     SHELL_LANGS,
+    Backend,
     Block,
     Classification,
     Command,
@@ -156,12 +157,13 @@ def read_page(
     faults: Collection[str] | None = None,
     site: SiteMarkdown | None = None,
     adopted: bool = True,
+    backend: Backend = "compose",
 ) -> PagePlan:
     """One page read as the site renders it (`site`: its Markdown). A page not adopted is
     read and classified but gets no steps: nothing on it runs."""
     found = read(page, text, site)
     problems = list(found.problems)
-    classified, more = classify_page(found.blocks, forbidden, text)
+    classified, more = classify_page(found.blocks, forbidden, text, backend)
     problems += more
     steps = plan_steps(classified, problems)
     scenarios = plan_scenarios(page, text, steps, faults, problems)
@@ -225,7 +227,10 @@ def _docs_relative(path: Path, site: sitefile.SiteFile) -> str | None:
 
 
 def plan_pages(
-    project: Project | None, paths: list[Path] | None = None, pages: list[str] | None = None
+    project: Project | None,
+    paths: list[Path] | None = None,
+    pages: list[str] | None = None,
+    backend: Backend = "compose",
 ) -> Plan:
     """PATHs: those Markdown files (or every one under those folders) as they are.
     Otherwise the rendered site (optionally only `pages`). Pages are read with the site's
@@ -268,7 +273,8 @@ def plan_pages(
         site_problems += more
         notes += said
     faults = {f.id for f in facts.faults} if facts is not None else None
-    plans = [read_page(p, t, forbidden, faults, for_site(site_of[p]), adopted.get(p, True))
+    plans = [read_page(p, t, forbidden, faults, for_site(site_of[p]), adopted.get(p, True),
+                       backend)
              for p, t in sorted(texts.items())]
     if facts is not None and not paths:
         _check_runbook_links([p for p in plans if p.adopted], facts)

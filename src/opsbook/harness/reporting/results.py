@@ -56,6 +56,7 @@ def write_file(results: RunResults, path: Path) -> Path:
         "time": results.time,
         "state": results.state,
         "isolation": results.isolation,
+        "backend": results.backend,
         "counts": results.counts(),
         "blocks": [
             {k: v for k, v in asdict(b).items() if k in _KEEP and v not in (None, "", [])}
@@ -111,6 +112,7 @@ def _from_json(data: dict) -> RunResults:
         blocks=blocks,
         state=data.get("state", "complete"),
         isolation=data.get("isolation", ""),
+        backend=data.get("backend", "compose"),
         scenarios=[
             ScenarioResult(**{k: v for k, v in s.items() if k in _SCENARIO})
             for s in data.get("scenarios", [])
