@@ -139,11 +139,14 @@ def test(
         results_path = project.state_dir / "results-kind.json"
     if jobs > 1 and no_sandbox:
         raise OpsbookError("-j runs a sandbox per worker; it cannot use --no-sandbox")
+    from opsbook.facts.instances import instance_from_env
+
     limit = app.facts.platform.sandbox_instances.max
-    if jobs > limit:
+    base = instance_from_env(app.facts)  # workers take instances base .. base + jobs - 1
+    if base + jobs > limit:
         raise OpsbookError(
-            f"-j {jobs}: the facts allow {limit} sandboxes at once "
-            f"(platform.sandbox_instances.max); use -j {limit} or raise it"
+            f"-j {jobs} from sandbox instance {base}: the facts allow instances 0 to "
+            f"{limit - 1} (platform.sandbox_instances.max); use fewer jobs or raise it"
         )
     keys = result_keys.plan_keys(plan.pages, plan.facts, project.sandbox_dir)
     if shard:
@@ -173,7 +176,7 @@ def test(
     shown_path = results_path or project.state_dir / "results.json"
     try:
         if jobs > 1:
-            results = _parallel(app, plan, keys, reuse, jobs, results_path)
+            results = _parallel(app, plan, keys, reuse, jobs, results_path, base)
         else:
             if kind:
                 from opsbook.sandbox.kind import KindSandbox
@@ -237,8 +240,10 @@ def _parallel(
     reuse: dict[str, RunResults],
     jobs: int,
     results_path: Path | None,
+    base: int,
 ) -> RunResults:
-    """Split the pages to run over `jobs` sandbox instances, run them, merge."""
+    """Split the pages to run over sandbox instances base .. base + jobs - 1 (instance 0
+    unless OPSBOOK_SANDBOX_INSTANCE says otherwise), run them, merge."""
     from dataclasses import replace
 
     from opsbook.harness import parallel
@@ -251,8 +256,8 @@ def _parallel(
     todo = [p for p in plan.pages if p.page not in reuse and p.steps]
     parts = [b for b in split(todo, jobs, lambda p: store.seconds(project.state_dir, p)) if b]
     workers = [
-        parallel.Worker(k, tuple(p.page for p in part),
-                        project.state_dir / f"results-j{k}.json")
+        parallel.Worker(base + k, tuple(p.page for p in part),
+                        project.state_dir / f"results-j{base + k}.json")
         for k, part in enumerate(parts)
     ]
     for w in workers:
