@@ -11,6 +11,7 @@ import markdown
 import pytest
 
 from opsbook.harness.model import BlockResult, RunResults, Status
+from opsbook.harness.reading.extract import extract
 from opsbook.harness.reading.plan import plan_pages, read_page
 from opsbook.harness.reporting import results as report
 from opsbook.harness.reporting.badges import _age, annotate_page, sections
@@ -298,3 +299,18 @@ def test_the_built_site_shows_marks_summary_and_working_banner_links(
     assert "opsbook-mark opsbook-failed" in tab
     assert "✘ failed: <span class=\"opsbook-reason\">exited 1 (expected 0): echo</span>" in html
     assert html.count('class="opsbook-mark opsbook-passed"') == 2
+
+
+def test_a_block_run_on_both_backends_shows_both() -> None:
+    text = "# P\n\n```bash\ncurl -fsS \"$API_URL/health/ready\"\n```\n"
+    [block], _ = extract("p.md", text)
+    compose = RunResults("c1", "2026-11-20T10:00:00+00:00", state="complete",
+                         blocks=[BlockResult("p.md", 3, "bash", "passed", digest=block.digest)])
+    kube = RunResults("c1", "2026-11-20T11:00:00+00:00", state="complete", backend="kind",
+                      blocks=[BlockResult("p.md", 3, "bash", "failed", digest=block.digest,
+                                          message="exited 7: connection refused")])
+    html = annotate_page("p.md", text, compose, kubernetes=kube)
+    line = next(x for x in html.split("\n") if "opsbook-backend" in x)
+    assert line.index("Compose") < line.index("✔ verified") < line.index("Kubernetes")
+    assert "✘ failed:" in line.split("Kubernetes", 1)[1]
+    assert "Kubernetes" not in annotate_page("p.md", text, compose)  # no kind run: one mark

@@ -129,6 +129,7 @@ SKIP_TEXT: dict[SkipReason, str] = {
     SkipReason.needs_kubernetes: "needs a Kubernetes cluster, which the test sandbox does not have",
     SkipReason.interactive: "interactive: waits for a person to type; not run automatically",
     SkipReason.external: "talks to a system outside the sandbox; not run automatically",
+    SkipReason.compose_only: "uses the Docker Compose sandbox; not run on Kubernetes",
 }
 
 Role = Literal["main", "setup", "teardown"]

@@ -22,7 +22,11 @@ from opsbook.errors import OpsbookError
 from opsbook.facts import load_facts
 from opsbook.harness.reading.adopt import Adoption
 from opsbook.harness.reading.site_markdown import SiteMarkdown, for_site
-from opsbook.harness.reporting.badges import annotate_page, load_results
+from opsbook.harness.reporting.badges import (
+    annotate_page,
+    load_kubernetes_results,
+    load_results,
+)
 from opsbook.mkdocs_plugin.config import OpsbookConfig
 from opsbook.mkdocs_plugin.live import LiveRunner
 from opsbook.project import Project, find_project
@@ -36,6 +40,7 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
         self.project: Project | None = None
         self.renderer: Renderer | None = None
         self.results = None
+        self.kubernetes = None  # the kind backend's results, when a run left them
         self.live: LiveRunner | None = None  # under `mkdocs serve` with `live: true`
         self.serving = False
         self.site: SiteMarkdown | None = None
@@ -55,6 +60,7 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
         except OpsbookError as exc:
             self._fail(exc, "the facts are invalid; nothing was built")
         self.results = load_results(self.project) if self.config.badges else None
+        self.kubernetes = load_kubernetes_results(self.project) if self.config.badges else None
         self.renderer = Renderer(self.project, facts, self.results)
         live = self.config.live or os.environ.get("OPSBOOK_LIVE", "") not in ("", "0")
         if self.serving and live and self.live is None:
@@ -87,7 +93,7 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
         if self.live is not None and self.adoption.adopts(src):
             self.live.built(src, markdown)
         return annotate_page(src, markdown, self.results, site=self._site(config),
-                             adopted=self.adoption.adopts(src))
+                             adopted=self.adoption.adopts(src), kubernetes=self.kubernetes)
 
     def on_serve(
         self, server: LiveReloadServer, config: MkDocsConfig, builder: Callable[..., object]

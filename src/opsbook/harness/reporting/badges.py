@@ -69,6 +69,14 @@ def load_results(project: Project) -> RunResults | None:
     return report.read(project.state_dir)
 
 
+def load_kubernetes_results(project: Project) -> RunResults | None:
+    """The kind backend's results (`opsbook test --backend kind`), if a run left them."""
+    return report.read(project.state_dir, KUBERNETES_FILE)
+
+
+KUBERNETES_FILE = "results-kind.json"
+
+
 # -- text helpers ---------------------------------------------------------------------------
 
 # One pass: HTML's specials, and those Python-Markdown (with attr_list, inlinehilite,
@@ -313,12 +321,19 @@ def annotate_page(
     now: datetime | None = None,
     site: SiteMarkdown | None = None,
     adopted: bool = True,
+    kubernetes: RunResults | None = None,
 ) -> str:
     """`now`: the build's time, for the run's age (tests pass a fixed one). `site`: the
     site's Markdown, to find blocks as it renders them. A page not `adopted` gets no marks,
-    only a line saying so: nothing on it ran."""
+    only a line saying so: nothing on it ran. `kubernetes`: the kind backend's results,
+    when there are any: each block then shows both ("Compose: ... Kubernetes: ...")."""
     if results is not None:
         results = results.only(page)  # dated by the run that executed it (reused pages)
+    if kubernetes is not None:
+        kubernetes = kubernetes.only(page)
+    kube_by_digest: dict[str, list[BlockResult]] = {}
+    for r in kubernetes.blocks if kubernetes is not None else []:
+        kube_by_digest.setdefault(r.digest, []).append(r)
     lines = markdown.split("\n")
     blocks, _problems = extract(page, markdown, site)  # lenient: the build must not crash
     if not adopted:
@@ -352,7 +367,16 @@ def annotate_page(
         # no result: the block changed since a run that got this far, or the run stopped
         reached = res is not None or results.state == "complete" or b.line in result_lines
         shown.append(_Shown(b, res, kind_of(res), reached))
-        mark_lines = ["", b.indent + mark(res, results, reached)]
+        shown_mark = mark(res, results, reached)
+        if kubernetes is not None:
+            kc = kube_by_digest.get(b.digest, [])
+            kres = next((r for r in kc if r.line == b.line), kc[0] if kc else None)
+            shown_mark = (
+                f'<span class="opsbook-backend">Compose</span> {shown_mark} '
+                f'<span class="opsbook-backend">Kubernetes</span> '
+                f"{mark(kres, kubernetes, kres is not None or kubernetes.state == 'complete')}"
+            )
+        mark_lines = ["", b.indent + shown_mark]
         if (fault := b.directive("scenario")) and b.line == last_of.get(fault):
             found = next((s for s in scenarios if s.fault == fault), None)
             mark_lines += ["", b.indent + proof(found, fault, results)]
