@@ -148,3 +148,24 @@ def test_expected_exit_status(tmp_path: Path, code: int) -> None:
     page = f"<!-- opsbook: expect-exit=3 -->\n```bash\nexit {code}\n```\n"
     res = run(tmp_path, {"x.md": page})["x.md"][2]
     assert res.status == ("passed" if code == 3 else "failed")
+
+
+def test_wait_for_returns_at_the_exit_and_times_out() -> None:
+    import subprocess
+    import time
+
+    from opsbook.harness.running.session import wait_for
+
+    proc = subprocess.Popen(["sleep", "0.2"])
+    start = time.monotonic()
+    assert wait_for(proc, 5) == 0
+    assert time.monotonic() - start < 1
+    slow = subprocess.Popen(["sleep", "5"])
+    try:
+        start = time.monotonic()
+        with pytest.raises(subprocess.TimeoutExpired):
+            wait_for(slow, 0.2)
+        assert time.monotonic() - start < 2
+    finally:
+        slow.kill()
+        slow.wait()

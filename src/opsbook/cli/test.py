@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
 import time
 from pathlib import Path
@@ -198,6 +199,10 @@ def test(
                 backend="kind" if kind else "compose",
             )
     except KeyboardInterrupt:
+        # Cleanup is done; a second Ctrl-C now would only turn exit 130 into death by
+        # SIGINT halfway through this message
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         done = "" if no_sandbox else "; the sandbox was taken down"
         click.echo(
             f"\ninterrupted after {time.monotonic() - started:.1f}s: every finished block is "
