@@ -48,8 +48,9 @@ def test_jobs_run_what_the_project_runs(workflow: dict[str, Any]) -> None:
     jobs = workflow["jobs"]
     assert run_lines(jobs["tests"]) == ["bash .ci/run"]
     kind = run_lines(jobs["kind"])
-    assert "opsbook sandbox up --backend kind" in kind
-    assert "opsbook test --backend kind" in kind
+    up = kind.index("opsbook sandbox up --backend kind")
+    # the pages run against the cluster the step before brought up (no second up/down)
+    assert kind[up + 1] == "opsbook test --backend kind --no-sandbox"
     assert kind[-1] == "opsbook sandbox down --backend kind"
     assert jobs["kind"]["steps"][-1]["if"] == "${{ always() }}"  # the cluster always goes
     assert any(s.get("uses", "").startswith("helm/kind-action@") for s in jobs["kind"]["steps"])
