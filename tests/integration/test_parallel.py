@@ -18,7 +18,7 @@ from opsbook.facts.instances import VARIABLE, for_instance
 from opsbook.project import Project
 from opsbook.sandbox.lifecycle import leftovers
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.runs_last]
 ROOT = Path(__file__).resolve().parents[2]
 
 
