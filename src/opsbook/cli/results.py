@@ -34,9 +34,8 @@ def merge(app: AppContext, files: tuple[Path, ...], output: Path | None) -> None
 
     merged = store.merge(results_file.read_file(f) for f in files)
     if output is None:
-        state_dir = app.project.state_dir
-        path = results_file.write(merged, state_dir)
-        kept = store.save(merged, state_dir)
+        kept = store.publish(merged, app.project.state_dir)
+        path = app.project.state_dir / results_file.FILE
         extra = f"; {len(kept)} pages kept for --changed"
     else:
         path = results_file.write_file(merged, output)
@@ -57,10 +56,7 @@ def import_(app: AppContext, file: Path) -> None:
 
     state_dir = app.project.state_dir
     incoming = results_file.read_file(file)
-    current = results_file.read(state_dir)
-    kept = store.save(incoming, state_dir)
-    merged = store.merge([current, incoming] if current is not None else [incoming])
-    results_file.write(merged, state_dir)
+    merged, kept = store.fold_in(incoming, state_dir)
     click.echo(
         f"{file}: {len(kept)} pages kept ({incoming.commit}, {incoming.time}); "
         f"{state_dir / results_file.FILE} now holds {len(merged.pages)} pages"

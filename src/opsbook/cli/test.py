@@ -249,8 +249,6 @@ def _parallel(
 ) -> RunResults:
     """Split the pages to run over sandbox instances base .. base + jobs - 1 (instance 0
     unless OPSBOOK_SANDBOX_INSTANCE says otherwise), run them, merge."""
-    from dataclasses import replace
-
     from opsbook.harness import parallel
     from opsbook.harness.reporting import results as results_file
     from opsbook.harness.reporting import store
@@ -282,15 +280,10 @@ def _parallel(
     ]
     if broken:
         raise OpsbookError(broken)
-    earlier = []
-    for page, res in reuse.items():
-        part = res.only(page)
-        part.pages = [replace(r, reused=True) for r in part.pages]
-        earlier.append(part)
+    earlier = [res.carried(page) for page, res in reuse.items()]
     merged = parallel.collect(workers, keys, earlier)
     if results_path is None:
-        results_file.write(merged, project.state_dir)
-        store.save(merged, project.state_dir)
+        store.publish(merged, project.state_dir)
     else:
         results_file.write_file(merged, results_path)
     return merged

@@ -14,7 +14,7 @@ Problems found on the way are `Problem`s, not strings: they keep the block they 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -359,6 +359,21 @@ class RunResults:
             procedures=[p for p in self.procedures if p.page == page],
             pages=[run] if run else [],
         )
+
+    def absorb(self, part: RunResults) -> None:
+        """Add `part`'s results (another run's pages) to this run's, records included."""
+        self.blocks += part.blocks
+        self.scenarios += part.scenarios
+        self.cleanup += part.cleanup
+        self.procedures += part.procedures
+        self.pages += part.pages
+
+    def carried(self, page: str) -> RunResults:
+        """`only(page)` as a later run carries it over unrun (`--changed`): its records
+        marked reused, their time and commit kept."""
+        part = self.only(page)
+        part.pages = [replace(r, reused=True) for r in part.pages]
+        return part
 
     def page_passed(self, page: str) -> bool:
         """Whether the page ran to its end with nothing failed, unproven or left unclean."""

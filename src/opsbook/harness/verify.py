@@ -204,14 +204,7 @@ class Verification:
 
     def reuse(self, page: str, earlier: RunResults) -> None:
         """Carry an earlier run's results of `page` into this run, dated as they were."""
-        mine = earlier.only(page)
-        self.results.blocks += mine.blocks
-        self.results.scenarios += mine.scenarios
-        self.results.cleanup += mine.cleanup
-        self.results.procedures += mine.procedures
-        self.results.pages += [
-            PageRecord(**{**vars(r), "reused": True}) for r in mine.pages
-        ]
+        self.results.absorb(earlier.carried(page))
         self._write()
 
     def record(self, res: BlockResult) -> None:

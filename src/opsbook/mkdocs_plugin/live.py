@@ -99,12 +99,7 @@ class LiveRunner:
                     self._start(page)
 
     def _merge(self, out: Path) -> None:
-        state_dir = self.project.state_dir
-        fresh = results_file.read_file(out)
-        current = results_file.read(state_dir)
-        store.save(fresh, state_dir)
-        merged = store.merge([current, fresh] if current is not None else [fresh])
-        results_file.write(merged, state_dir)
+        merged, _ = store.fold_in(results_file.read_file(out), self.project.state_dir)
         # results.json is replaced by a rename, which the server's watch does not report
         # as a change of that file; this write in a watched folder starts the rebuild
         (self.done_dir / "last").write_text(merged.time + "\n")

@@ -362,9 +362,7 @@ def _merge_workers(project: Project) -> None:
 
     parts = sorted(project.state_dir.glob("results-gw*.json"))
     if parts:
-        merged = store.merge(results_file.read_file(p) for p in parts)
-        results_file.write(merged, project.state_dir)
-        store.save(merged, project.state_dir)
+        store.publish(store.merge(results_file.read_file(p) for p in parts), project.state_dir)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -51,6 +51,11 @@ def write(results: RunResults, state_dir: Path, name: str = FILE) -> Path:
 
 
 def write_file(results: RunResults, path: Path) -> Path:
+    # the run each page's blocks come from (a reused page's own, not this run's); the
+    # last record of a page wins, as in RunResults.record. Once per write: this file is
+    # rewritten after every block.
+    this_run = {"commit": results.commit, "time": results.time}
+    dated = {r.page: {"commit": r.commit, "time": r.time} for r in results.pages}
     data = {
         "commit": results.commit,
         "time": results.time,
@@ -60,7 +65,7 @@ def write_file(results: RunResults, path: Path) -> Path:
         "counts": results.counts(),
         "blocks": [
             {k: v for k, v in asdict(b).items() if k in _KEEP and v not in (None, "", [])}
-            | _dated(results, b.page)
+            | dated.get(b.page, this_run)
             for b in results.blocks
         ],
         "scenarios": [asdict(s) for s in results.scenarios],
@@ -73,14 +78,6 @@ def write_file(results: RunResults, path: Path) -> Path:
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     tmp.replace(path)
     return path
-
-
-def _dated(results: RunResults, page: str) -> dict[str, str]:
-    """The run a block's result comes from (a reused page's own, not this run's)."""
-    record = results.record(page)
-    if record is not None:
-        return {"commit": record.commit, "time": record.time}
-    return {"commit": results.commit, "time": results.time}
 
 
 def read(state_dir: Path, name: str = FILE) -> RunResults | None:

@@ -4,7 +4,8 @@
     opsbook test --changed  a page whose key equals its stored result's, and which
                             passed, is not run: reusable() hands back that result
     opsbook results import  a results.json from elsewhere (a CI artifact) -> save()
-    opsbook results merge   shards' or workers' results.json -> merge() -> one report
+    opsbook results merge   shards' or workers' results.json -> merge() -> publish()
+    live runs, imports      a run made apart -> fold_in() -> results.json + kept pages
 
 A page file is a results file holding that page alone, dated by the run that executed
 it, so the same reader reads both. Only the latest complete run of a page is kept: a page
@@ -86,10 +87,22 @@ def merge(runs: Iterable[RunResults]) -> RunResults:
         isolation=", ".join(dict.fromkeys(r.isolation for r in runs if r.isolation)),
     )
     for page in sorted(latest):
-        part = latest[page][2].only(page)
-        merged.blocks += part.blocks
-        merged.scenarios += part.scenarios
-        merged.cleanup += part.cleanup
-        merged.procedures += part.procedures
-        merged.pages += part.pages
+        merged.absorb(latest[page][2].only(page))
     return merged
+
+
+def publish(results: RunResults, state_dir: Path) -> list[str]:
+    """Make `results` the project's results.json (what the site shows) and keep every
+    page it ran to its end; return those pages."""
+    results_file.write(results, state_dir)
+    return save(results, state_dir)
+
+
+def fold_in(incoming: RunResults, state_dir: Path) -> tuple[RunResults, list[str]]:
+    """Add a run made apart (one page run live, another machine's results) to the
+    project's results.json, page by page, and keep its pages; return the merged report
+    and the pages kept."""
+    current = results_file.read(state_dir)
+    merged = merge([current, incoming] if current is not None else [incoming])
+    results_file.write(merged, state_dir)
+    return merged, save(incoming, state_dir)
