@@ -26,9 +26,9 @@ from pathlib import Path
 
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
+from site_build import plain_copy  # beside this file
 
 from opsbook.project import Project, find_project
-from opsbook.render import render_site
 
 PARTS = ("facts", "snippets")
 
@@ -45,9 +45,7 @@ def scaled_project(project: Project, pages: int, root: Path) -> Project:
         target = docs / f"c{n // len(templates)}" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(project.docs_dir / rel, target)
-    for asset in project.docs_dir.iterdir():  # css, javascripts: what the theme loads
-        if asset.is_dir():
-            shutil.copytree(asset, docs / asset.name, ignore=shutil.ignore_patterns("*.md"))
+    copy_assets(project, docs)
     config = (project.root / "mkdocs.yml").read_text()
     head, _, rest = config.partition("\nnav:\n")
     # drop the nav (the copies are found by folder) and keep everything after it
@@ -56,17 +54,18 @@ def scaled_project(project: Project, pages: int, root: Path) -> Project:
     return Project(root)
 
 
-def plain_twin(project: Project, root: Path) -> Path:
-    docs = root / "docs"
-    for page, text in render_site(project).items():
-        (docs / page).parent.mkdir(parents=True, exist_ok=True)
-        (docs / page).write_text(text, encoding="utf-8")
+def copy_assets(project: Project, docs: Path) -> None:
+    """The folders the theme loads from docs/ (css, javascripts), without pages."""
     for asset in project.docs_dir.iterdir():
         if asset.is_dir() and not (docs / asset.name).exists():
             shutil.copytree(asset, docs / asset.name, ignore=shutil.ignore_patterns("*.md"))
-    config = (project.root / "mkdocs.yml").read_text().replace("  - opsbook\n", "")
-    (root / "mkdocs.yml").write_text(config)
-    return root / "mkdocs.yml"
+
+
+def plain_twin(project: Project, root: Path) -> Path:
+    """site_build.py's plain side, plus the assets a scaled copy's pages sit beside."""
+    config = plain_copy(project, root)
+    copy_assets(project, root / "docs")
+    return config
 
 
 def timed_build(config_file: Path, site_dir: Path) -> float:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from opsbook.project import Project
@@ -38,18 +40,32 @@ def wait_for(predicate, deadline_s: float, what: str, log: Path) -> str:
     raise AssertionError(f"timed out waiting for {what}; serve log:\n{log.read_text()[-3000:]}")
 
 
-def test_serve_rebuilds_when_a_fact_changes(project_copy: Project, tmp_path: Path) -> None:
+@contextmanager
+def serving(project: Project, log: Path) -> Iterator[str]:
+    """A real `mkdocs serve` of `project` on a free 127.0.0.1 port (its base URL), its
+    output in `log`; stopped with its whole process group at the end."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}/monitoring/"
-    log = tmp_path / "serve.log"
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"],
-            cwd=project_copy.root, stdout=out, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True,
+            cwd=project.root, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, start_new_session=True,
         )
     try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def test_serve_rebuilds_when_a_fact_changes(project_copy: Project, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with serving(project_copy, log) as base:
+        url = f"{base}/monitoring/"
         page = wait_for(lambda: fetch(url), 60, "the first build", log)
         assert "&gt; 500 jobs" in page or "> 500 jobs" in page
 
@@ -62,10 +78,3 @@ def test_serve_rebuilds_when_a_fact_changes(project_copy: Project, tmp_path: Pat
 
         page = wait_for(changed, 60, "the edited fact to show", log)
         assert "500 jobs" not in page
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)

@@ -3,16 +3,12 @@ blocks again and the served page shows the new badges, with no restart."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from opsbook.project import Project
 from tests.helpers import replace_in
-from tests.test_serve import fetch, free_port, wait_for
+from tests.test_serve import fetch, serving, wait_for
 
 BLOCKS = 10
 
@@ -29,16 +25,9 @@ def test_a_saved_page_is_verified_again_and_its_badges_change(
     replace_in(mkdocs_yml, "  - opsbook\n", "  - opsbook:\n      live: true\n")
     docs = project_copy.docs_dir
     (docs / "access.md").write_text(page("first"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/access/"
     log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"],
-            cwd=project_copy.root, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, start_new_session=True,
-        )
-    try:
+    with serving(project_copy, log) as base:
+        url = f"{base}/access/"
         first = wait_for(lambda: fetch(url), 90, "the first build", log)
         assert "✔ verified" not in first  # never run: no claim
 
@@ -56,10 +45,3 @@ def test_a_saved_page_is_verified_again_and_its_badges_change(
         assert "running its blocks against the sandbox" in log.read_text()
         data = (project_copy.state_dir / "results.json").read_text()
         assert '"page": "access.md"' in data
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
