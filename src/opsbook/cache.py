@@ -1,13 +1,14 @@
 """On-disk caches under .opsbook/: small files, one per page, each checked before use.
 
-    DiskCache(dir).get(name, key) -> payload | None     put(name, key, payload)
+    DiskCache(file).get(name, key) -> payload | None     put(name, key, payload)   flush()
 
-A file is named after what it is for (a page, say) and starts with the full key of what
-produced it: everything the payload depends on, digested. A lookup whose key differs is a
-miss, and the next `put` replaces the file, so a cache holds one entry per name and never
-grows with edits. A file that cannot be read or is cut short is a miss too, never an error:
-a cache only ever saves time. Writes go to a temporary file renamed into place, so a
-reader (another process: `opsbook test -j`, `mkdocs serve`) sees a whole entry or none.
+An entry is filed under what it is for (a page, say) with the full key of what produced
+it: everything the payload depends on, digested. A lookup whose key differs is a miss, and
+the next `put` replaces the entry, so a cache holds one entry per name and never grows
+with edits. A file that cannot be read or is damaged is a miss, never an error: a cache
+only ever saves time. Writes go to a temporary file renamed into place, so a reader
+(another process: `opsbook test -j`, `mkdocs serve`) sees a whole file; two writers at
+once lose one's new entries, which costs a miss, not a wrong answer.
 
 Keys always include `code_digest()`: opsbook's own source, so an edited checkout (an
 editable install keeps its version number) never reads entries its old code wrote.
@@ -20,6 +21,7 @@ import gc
 import hashlib
 import json
 import os
+import pickle
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -104,50 +106,64 @@ def stable_json(value: Any) -> str:
 
 
 class DiskCache:
-    """One folder of entries; `None` directory or OPSBOOK_NO_CACHE: every lookup misses."""
+    """One file of entries (`name -> (key, payload)`), read at the first lookup and written
+    back by `flush()` when something was added: one file, not one per page, because
+    creating a thousand small files costs more than the work they save. `None` path or
+    OPSBOOK_NO_CACHE: every lookup misses and nothing is written."""
 
-    def __init__(self, directory: Path | None) -> None:
-        self.directory = directory
-        if directory is not None and os.environ.get(NO_CACHE, "") not in ("", "0"):
-            self.directory = None
-        if self.directory is not None:
-            try:
-                self.directory.mkdir(parents=True, exist_ok=True)
-            except OSError:
-                self.directory = None  # a read-only checkout works, only slower
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        if os.environ.get(NO_CACHE, "") not in ("", "0"):
+            self.path = None
+        self._entries: dict[str, tuple[str, bytes]] | None = None
+        self._dirty = False
 
     @property
     def enabled(self) -> bool:
-        return self.directory is not None
+        return self.path is not None
 
-    def _path(self, name: str) -> Path:
-        assert self.directory is not None
-        return self.directory / digest(name)[:40]
+    def _load(self) -> dict[str, tuple[str, bytes]]:
+        if self._entries is None:
+            self._entries = {}
+            if self.path is not None:
+                try:
+                    data = pickle.loads(self.path.read_bytes())  # noqa: S301 - our own file
+                    if isinstance(data, dict):
+                        self._entries = data
+                except Exception:  # noqa: BLE001 - missing or damaged: start empty
+                    pass
+        return self._entries
 
     def get(self, name: str, key: str) -> bytes | None:
-        if self.directory is None:
+        if self.path is None:
             return None
-        try:
-            data = self._path(name).read_bytes()
-        except OSError:
+        entry = self._load().get(name)
+        if not isinstance(entry, tuple) or len(entry) != 2 or entry[0] != key:
             return None
-        head, sep, payload = data.partition(b"\n")
-        if not sep or head != key.encode():
-            return None
-        return payload
+        payload = entry[1]
+        return payload if isinstance(payload, bytes) else None
 
     def put(self, name: str, key: str, payload: bytes) -> None:
-        if self.directory is None:
+        if self.path is None:
             return
-        target = self._path(name)
+        self._load()[name] = (key, payload)
+        self._dirty = True
+
+    def flush(self) -> None:
+        """Write the entries if any changed: to a temporary file renamed into place, so a
+        reader sees the old file or the new one, whole."""
+        if self.path is None or not self._dirty or self._entries is None:
+            return
+        self._dirty = False
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}-")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(key.encode() + b"\n" + payload)
-                os.replace(tmp, target)
+                    pickle.dump(self._entries, f, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, self.path)
             except BaseException:
                 os.unlink(tmp)
                 raise
         except OSError:
-            pass  # a full disk or a folder gone: the cache is only a shortcut
+            pass  # a read-only checkout or a full disk: the cache is only a shortcut

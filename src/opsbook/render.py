@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import traceback
+from pathlib import Path
 from types import CodeType
 from typing import Any
 
@@ -170,6 +171,12 @@ class Renderer:
     # every one of those templates still has that source, looked up the way Jinja looks it
     # up (docs/ before the project root, so a new file that shadows a snippet counts).
 
+    def flush(self) -> None:
+        """Write what this renderer added to its caches (after a build)."""
+        self.cache.flush()
+        if isinstance(self.env.bytecode_cache, _PackedBytecode):
+            self.env.bytecode_cache.flush()
+
     def _context_key(self) -> str:
         if self._key is None:
             self._key = disk.digest(
@@ -247,6 +254,7 @@ class Renderer:
                     out[page] = self.render_page(page)
                 except RenderError as exc:
                     problems += exc.problems
+        self.flush()
         if problems:
             raise RenderError(problems)
         return out
@@ -325,7 +333,7 @@ class _Utf8Loader(jinja2.FileSystemLoader):
         return template
 
 
-def _bytecode_cache(project: Project) -> jinja2.BytecodeCache | None:
+def _bytecode_cache(project: Project) -> _PackedBytecode | None:
     directory = project.state_dir / "jinja-cache"
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -333,11 +341,31 @@ def _bytecode_cache(project: Project) -> jinja2.BytecodeCache | None:
         return None  # a read-only checkout renders fine, only slower
     # Sandboxed code is compiled differently (every call is checked), and the cache is
     # keyed by template source only: never load code compiled outside the sandbox.
-    return jinja2.FileSystemBytecodeCache(str(directory), "__opsbook_sandboxed_%s.cache")
+    return _PackedBytecode(directory / "__opsbook_sandboxed_pack.cache")
+
+
+class _PackedBytecode(jinja2.BytecodeCache):
+    """Compiled templates in one file (Jinja's FileSystemBytecodeCache writes one per
+    template, and creating a thousand files is slower than compiling a few). Each entry
+    is a bucket as Jinja writes it, which checks its own source checksum when loaded."""
+
+    def __init__(self, path: Path) -> None:
+        self.store = disk.DiskCache(path)
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self.store.get(bucket.key, "bucket")
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.store.put(bucket.key, "bucket", bucket.bytecode_to_string())
+
+    def flush(self) -> None:
+        self.store.flush()
 
 
 def _render_cache(project: Project) -> disk.DiskCache:
-    return disk.DiskCache(project.state_dir / "render-cache")
+    return disk.DiskCache(project.state_dir / "render-cache.pickle")
 
 
 @pass_context

@@ -291,6 +291,8 @@ def plan_pages(
                 if cache is not None:
                     cache.put(plan, site_md)
             plans.append(plan)
+    if cache is not None:
+        cache.flush()
     if facts is not None and not paths:
         _check_runbook_links([p for p in plans if p.adopted], facts)
     return Plan(plans, forbidden, facts, tuple(site_problems), tuple(notes))

@@ -29,7 +29,7 @@ from opsbook.project import Project
 class PlanCache:
     def __init__(self, project: Project, forbidden: Forbidden,
                  faults: Collection[str] | None, backend: str) -> None:
-        self.store = disk.DiskCache(project.state_dir / "plan-cache")
+        self.store = disk.DiskCache(project.state_dir / "plan-cache.pickle")
         self.backend = backend
         self._base = disk.digest(
             disk.code_digest(), backend, repr(forbidden.needles),
@@ -65,6 +65,9 @@ class PlanCache:
         if not isinstance(plan, PagePlan) or plan.page != page:
             return None
         return replace(plan, text=text)
+
+    def flush(self) -> None:
+        self.store.flush()
 
     def put(self, plan: PagePlan, site: SiteMarkdown) -> None:
         if not self.store.enabled:
