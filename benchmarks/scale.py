@@ -129,9 +129,9 @@ def main() -> None:
                 clear(caches)  # as after editing every template (and the facts)
                 cold.append(timed_build(scaled.root / "mkdocs.yml", work / "s"))
                 plain.append(timed_build(plain_config, work / "s"))
-                lwarm.append(timed_list(scaled))
                 clear(caches)
                 lcold.append(timed_list(scaled))
+                lwarm.append(timed_list(scaled))  # every cache as the cold run left it
             p, w, c = (statistics.median(x) for x in (plain, warm, cold))
             print(f"{pages:>6} {median_ms(plain)} {median_ms(warm)} {median_ms(cold)} "
                   f"{w / p:>10.3f} {c / p:>10.3f} {median_ms(lwarm)} {median_ms(lcold)}",

@@ -181,7 +181,7 @@ class Renderer:
         if self._key is None:
             self._key = disk.digest(
                 disk.code_digest(), type(self.env).__qualname__, json.dumps(SYNTAX),
-                self.facts.model_dump_json(),
+                self.facts.model_dump_json(warnings=False),
                 repr(self.results) if self.results is not None else "no results",
             )
         return self._key
