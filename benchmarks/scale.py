@@ -1,5 +1,6 @@
 """Benchmark: the site at 9, 100 and 1,000 pages: plugin build vs plain Material, and
-`opsbook blocks list`, each with a cold and a warm template cache.
+`opsbook blocks list`, each with cold and warm caches (compiled templates, rendered
+pages, read pages: .opsbook/jinja-cache, render-cache.pickle, plan-cache.pickle).
 
 The pages are the site's own templates, copied into folders (c0/, c1/, ...) as many times
 as it takes, so links between them still resolve. Both build sides get the same Markdown:
@@ -31,6 +32,16 @@ from site_build import plain_copy  # beside this file
 from opsbook.project import Project, find_project
 
 PARTS = ("facts", "snippets")
+# what "cold" removes: compiled templates, rendered pages, read pages
+CACHES = ("jinja-cache", "render-cache.pickle", "plan-cache.pickle")
+
+
+def clear(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def scaled_project(project: Project, pages: int, root: Path) -> Project:
@@ -108,18 +119,18 @@ def main() -> None:
             work = Path(tmp)
             scaled = scaled_project(project, pages, work / "opsbook")
             plain_config = plain_twin(scaled, work / "plain")
-            cache = scaled.state_dir / "jinja-cache"
+            caches = [scaled.state_dir / n for n in CACHES]
             timed_build(scaled.root / "mkdocs.yml", work / "s")  # imports, caches
             timed_build(plain_config, work / "s")
             plain, warm, cold, lwarm, lcold = [], [], [], [], []
             for _ in range(args.runs):
                 warm.append(timed_build(scaled.root / "mkdocs.yml", work / "s"))
-                shutil.rmtree(cache, ignore_errors=True)  # as after editing every template
+                clear(caches)  # as after editing every template (and the facts)
                 cold.append(timed_build(scaled.root / "mkdocs.yml", work / "s"))
                 plain.append(timed_build(plain_config, work / "s"))
-                lwarm.append(timed_list(scaled))
-                shutil.rmtree(cache, ignore_errors=True)
+                clear(caches)
                 lcold.append(timed_list(scaled))
+                lwarm.append(timed_list(scaled))  # every cache as the cold run left it
             p, w, c = (statistics.median(x) for x in (plain, warm, cold))
             print(f"{pages:>6} {median_ms(plain)} {median_ms(warm)} {median_ms(cold)} "
                   f"{w / p:>10.3f} {c / p:>10.3f} {median_ms(lwarm)} {median_ms(lcold)}",

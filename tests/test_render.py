@@ -146,3 +146,98 @@ def test_errors_are_opsbook_errors() -> None:
 def _opsbook(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "opsbook", "--project", str(project.root), *args],
                           capture_output=True, text=True, timeout=60, cwd=project.root)
+
+
+# -- the render cache -------------------------------------------------------------------------
+
+
+def _cached_render(project: Project, monkeypatch: pytest.MonkeyPatch, **kwargs) -> dict[str, str]:
+    """Every page rendered by a new Renderer that may not run Jinja for any page: each
+    page it returns came from the render cache; pages it had to render are left out."""
+    renderer = Renderer(project, load_facts(project.facts_dir), **kwargs)
+    miss = "NOT FROM THE CACHE"
+    monkeypatch.setattr(renderer, "_render", lambda page: miss)
+    monkeypatch.setattr(renderer, "_store", lambda *args: None)
+    return {p: t for p in renderer.pages() if (t := renderer.render_page(p)) != miss}
+
+
+def test_unchanged_pages_come_from_the_render_cache(
+    project_copy: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = render_site(project_copy)
+    assert _cached_render(project_copy, monkeypatch) == first
+
+
+def test_a_changed_input_misses_before_anything_refills_it(
+    project_copy: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    render_site(project_copy)
+    replace_in(project_copy.docs_dir / "scaling.md", "# ", "# Edited ")
+    (project_copy.snippets_dir / "health-check.md").write_text(
+        (project_copy.snippets_dir / "health-check.md").read_text() + "\nedited\n")
+    served = _cached_render(project_copy, monkeypatch)
+    fresh = render_site(project_copy)
+    assert "scaling.md" not in served
+    assert all(served[p] == fresh[p] for p in served)
+    assert all("edited" not in fresh[p] for p in served), "a page with the snippet was served"
+    replace_in(project_copy.facts_dir / "thresholds.yml", "warning: 2\n", "warning: 3\n")
+    assert _cached_render(project_copy, monkeypatch) == {}
+
+
+def test_a_new_file_that_shadows_a_snippet_is_noticed(
+    project_copy: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project_copy.docs_dir / "uses.md").write_text('# U\n\n{% include "snippets/x.md" %}\n')
+    (project_copy.snippets_dir / "x.md").write_text("from the snippets folder\n")
+    assert "from the snippets folder" in render_site(project_copy)["uses.md"]
+    # docs/ is searched first: a docs/snippets/x.md now wins
+    (project_copy.docs_dir / "snippets").mkdir()
+    (project_copy.docs_dir / "snippets" / "x.md").write_text("from docs\n")
+    assert "uses.md" not in _cached_render(project_copy, monkeypatch)
+
+
+def test_a_template_missing_at_the_last_render_is_noticed_when_it_appears(
+    project_copy: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project_copy.docs_dir / "opt.md").write_text(
+        '# O\n\n{% include "snippets/later.md" ignore missing %}\nend\n')
+    render_site(project_copy)
+    assert "opt.md" in _cached_render(project_copy, monkeypatch)
+    (project_copy.snippets_dir / "later.md").write_text("now here\n")
+    assert "opt.md" not in _cached_render(project_copy, monkeypatch)
+    assert "now here" in render_site(project_copy)["opt.md"]
+
+
+def test_run_results_are_part_of_the_key(
+    project_copy: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsbook.harness.model import RunResults
+
+    results = RunResults(time="2026-01-01T00:00:00+00:00", commit="abc", blocks=[])
+    renderer = Renderer(project_copy, load_facts(project_copy.facts_dir), results)
+    renderer.render_all()
+    assert _cached_render(project_copy, monkeypatch, results=results)
+    other = RunResults(time="2026-01-02T00:00:00+00:00", commit="def", blocks=[])
+    assert _cached_render(project_copy, monkeypatch, results=other) == {}
+    assert _cached_render(project_copy, monkeypatch) == {}  # without results: its own entries
+
+
+def test_a_damaged_render_cache_is_ignored(project_copy: Project) -> None:
+    first = render_site(project_copy)
+    for f in project_copy.state_dir.rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"\x80\x04\x95 damaged")
+    assert render_site(project_copy) == first
+    (project_copy.state_dir / "render-cache.pickle").unlink()
+    assert render_site(project_copy) == first
+
+
+def test_pages_with_the_same_source_still_name_their_own_file(project_copy: Project) -> None:
+    for name in ("a.md", "b/a.md"):
+        (project_copy.docs_dir / name).parent.mkdir(exist_ok=True)
+        (project_copy.docs_dir / name).write_text("# Same\n\n{{{ no_such_name }}}\n")
+    with pytest.raises(RenderError) as info:
+        render_site(project_copy)
+    problems = info.value.problems
+    assert any(re.match(r"^\S*docs/a\.md:3: undefined name", p) for p in problems), problems
+    assert any(re.match(r"^\S*docs/b/a\.md:3: undefined name", p) for p in problems), problems

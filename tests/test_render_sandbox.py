@@ -12,6 +12,8 @@ import jinja2
 import pytest
 
 import opsbook.render
+from opsbook.cache import DiskCache
+from opsbook.facts import load_facts
 from opsbook.project import Project
 from opsbook.render import RenderError, render_site
 
@@ -129,9 +131,23 @@ def test_sandbox_renders_every_page_as_before(
 ) -> None:
     """The sandbox changes nothing a real page does: same bytes as a plain Environment."""
     sandboxed = render_site(project_copy)
-    monkeypatch.setattr(opsbook.render, "ImmutableSandboxedEnvironment", jinja2.Environment)
+    monkeypatch.setattr(opsbook.render, "_Sandbox", jinja2.Environment)
     monkeypatch.setattr(opsbook.render, "_bytecode_cache", lambda project: None)
-    assert render_site(project_copy) == sandboxed
+    monkeypatch.setattr(opsbook.render, "_render_cache", lambda project: DiskCache(None))
+    renderer = opsbook.render.Renderer(project_copy, load_facts(project_copy.facts_dir))
+    assert type(renderer.env) is jinja2.Environment
+    assert renderer.render_all() == sandboxed
+
+
+def test_the_sandbox_remembers_verdicts_not_values(project_copy: Project) -> None:
+    """Attribute verdicts are kept per (type, name): an unsafe name stays refused after a
+    safe one on the same type, and the same name on another type is judged anew."""
+    env = opsbook.render.Renderer(project_copy, load_facts(project_copy.facts_dir)).env
+    assert env.is_safe_attribute("", "upper", None)
+    assert not env.is_safe_attribute("", "__class__", None)
+    assert not env.is_safe_attribute("", "__class__", None)  # from the memory, still no
+    assert not env.is_safe_attribute([], "append", None)  # immutable sandbox: mutating
+    assert env.is_safe_attribute((), "count", None)
 
 
 def test_sandboxed_code_has_its_own_bytecode_cache(project_copy: Project) -> None:

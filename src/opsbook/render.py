@@ -22,8 +22,12 @@ continuation lines to match: `{{{ snippet("x.md") | indent(4) }}}`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import traceback
+from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import jinja2
@@ -31,6 +35,7 @@ from jinja2 import pass_context
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from opsbook import cache as disk
 from opsbook.alerts.rules import alert_rows
 from opsbook.errors import OpsbookError
 from opsbook.facts import Facts, load_facts
@@ -52,6 +57,40 @@ class RenderError(OpsbookError):
     """One or more pages failed to render; each problem names page and line."""
 
 
+class _Recording:
+    """An environment that notes every template a render loads (the page, its includes,
+    imports and snippets, and names tried but missing): what the render cache checks."""
+
+    loaded: list[str] | None = None
+
+    def _load_template(self, name: str, globals: Any) -> Any:
+        if self.loaded is not None:
+            self.loaded.append(name)
+        return super()._load_template(name, globals)  # type: ignore[misc]
+
+
+class _Sandbox(_Recording, ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, with its verdict on each attribute remembered.
+
+    Whether the sandbox allows `obj.attr` depends only on the type of `obj` and the name
+    (`is_internal_attribute`, `modifies_known_mutable` test nothing else), so the answer
+    is kept per (type, name): the same checks, made once instead of on every access."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._safe: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        key = (type(obj), attr)
+        try:
+            return self._safe[key]
+        except KeyError:
+            safe = self._safe[key] = super().is_safe_attribute(obj, attr, value)
+            return safe
+        except TypeError:  # an attribute name that is not hashable: just ask
+            return super().is_safe_attribute(obj, attr, value)
+
+
 class Renderer:
     """Renders pages of one project with one set of facts. Cheap to create per build."""
 
@@ -63,8 +102,9 @@ class Renderer:
         self.results = results  # the last verification run, for the coverage page
         # docs/ first so pages are found by their path relative to docs/; the project
         # root second so snippets are included as "snippets/<name>".
-        self.env = ImmutableSandboxedEnvironment(
-            loader=_Utf8Loader([project.docs_dir, project.root]),
+        self.loader = _Utf8Loader([project.docs_dir, project.root])
+        self.env = _Sandbox(
+            loader=self.loader,
             # Compiled templates, keyed by a checksum of their source, survive between
             # builds and processes; compiling is most of what rendering costs.
             bytecode_cache=_bytecode_cache(project),
@@ -78,6 +118,8 @@ class Renderer:
         self.env.filters["duration"] = human_duration
         self.env.filters["seconds"] = duration_seconds
         self.env.globals.update(self._context())
+        self.cache = _render_cache(project)
+        self._key: str | None = None
 
     def _context(self) -> dict[str, Any]:
         f = self.facts
@@ -108,6 +150,82 @@ class Renderer:
 
     def render_page(self, page: str) -> str:
         """The Markdown the site shows for `page` (a path relative to docs/)."""
+        cached = self._cached(page)
+        if cached is not None:
+            return cached
+        env = self.env
+        if not (isinstance(env, _Recording) and self.cache.enabled):
+            return self._render(page)
+        env.loaded = []
+        try:
+            text = self._render(page)
+            self._store(page, env.loaded, text)
+        finally:
+            env.loaded = None
+        return text
+
+    # -- the render cache ------------------------------------------------------------------
+    # A page's entry holds its text and every template the render loaded, each with a
+    # digest of its source (or "missing"). It is used only while the key (opsbook's code,
+    # the environment, the facts, the run results the coverage page reads) is the same and
+    # every one of those templates still has that source, looked up the way Jinja looks it
+    # up (docs/ before the project root, so a new file that shadows a snippet counts).
+
+    def flush(self) -> None:
+        """Write what this renderer added to its caches (after a build)."""
+        self.cache.flush()
+        if isinstance(self.env.bytecode_cache, _PackedBytecode):
+            self.env.bytecode_cache.flush()
+
+    def _context_key(self) -> str:
+        if self._key is None:
+            self._key = disk.digest(
+                disk.code_digest(), type(self.env).__qualname__, json.dumps(SYNTAX),
+                self.facts.model_dump_json(warnings=False),
+                repr(self.results) if self.results is not None else "no results",
+            )
+        return self._key
+
+    def _source_digest(self, name: str) -> str:
+        known = self.loader.digests.get(name)
+        if known is not None:
+            return known
+        try:
+            self.loader.get_source(self.env, name)
+        except jinja2.TemplateNotFound:
+            return "missing"
+        except Exception:  # noqa: BLE001 - unreadable now: never equal to a stored digest
+            return "unreadable"
+        return self.loader.digests.get(name, "unreadable")
+
+    def _cache_name(self, page: str) -> str:
+        return f"{page}\0{'results' if self.results is not None else 'plain'}"
+
+    def _cached(self, page: str) -> str | None:
+        if not self.cache.enabled:
+            return None
+        payload = self.cache.get(self._cache_name(page), disk.digest(self._context_key(), page))
+        if payload is None:
+            return None
+        try:
+            entry = json.loads(payload)
+            deps, text = entry["deps"], entry["text"]
+            if not isinstance(text, str) or not all(
+                self._source_digest(name) == d for name, d in deps
+            ):
+                return None
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss
+            return None
+        return text
+
+    def _store(self, page: str, loaded: list[str], text: str) -> None:
+        deps = [[name, self._source_digest(name)] for name in dict.fromkeys(loaded)]
+        if any(d == "unreadable" for _, d in deps):
+            return
+        payload = json.dumps({"deps": deps, "text": text}).encode()
+        self.cache.put(self._cache_name(page), disk.digest(self._context_key(), page), payload)
+
+    def _render(self, page: str) -> str:
         try:
             return self.env.get_template(page).render(page=page)
         except RenderError:
@@ -130,11 +248,13 @@ class Renderer:
         """Every page rendered; all failures are collected before raising."""
         out: dict[str, str] = {}
         problems: list[str] = []
-        for page in self.pages():
-            try:
-                out[page] = self.render_page(page)
-            except RenderError as exc:
-                problems += exc.problems
+        with disk.gc_paused():
+            for page in self.pages():
+                try:
+                    out[page] = self.render_page(page)
+                except RenderError as exc:
+                    problems += exc.problems
+        self.flush()
         if problems:
             raise RenderError(problems)
         return out
@@ -156,11 +276,20 @@ class Renderer:
 
 class _Utf8Loader(jinja2.FileSystemLoader):
     """Templates from files; one that is not UTF-8 fails with its file and line, not with
-    its bytes."""
+    its bytes. Remembers a digest of each template's source as last read (`digests`), and
+    compiles each distinct source once: templates with the same text share compiled code."""
+
+    def __init__(self, searchpath: Any) -> None:
+        super().__init__(searchpath)
+        self.digests: dict[str, str] = {}
+        self._compiled: dict[str, CodeType] = {}
 
     def get_source(self, environment: jinja2.Environment, template: str) -> Any:
         try:
-            return super().get_source(environment, template)
+            found = super().get_source(environment, template)
+        except jinja2.TemplateNotFound:
+            self.digests[template] = "missing"
+            raise
         except UnicodeDecodeError as exc:
             data = exc.object
             line = data.count(b"\n", 0, exc.start) + 1
@@ -169,6 +298,30 @@ class _Utf8Loader(jinja2.FileSystemLoader):
                 f"{display_path(self._file_of(template))}:{line}: not valid UTF-8 "
                 f"(byte 0x{data[exc.start]:02x} at column {column}); templates are UTF-8 text"
             ) from None
+        self.digests[template] = hashlib.sha256(found[0].encode()).hexdigest()
+        return found
+
+    @jinja2.utils.internalcode
+    def load(self, environment: jinja2.Environment, name: str, globals: Any = None) -> Any:
+        """BaseLoader.load, with compiled code shared between templates of the same source
+        (compiling is most of a cold render). Code holds the name and file it was compiled
+        for; the template gets its own, which is what tracebacks and errors use."""
+        source, filename, uptodate = self.get_source(environment, name)
+        shared = hashlib.sha256(source.encode()).hexdigest()
+        bcc = environment.bytecode_cache
+        bucket = bcc.get_bucket(environment, name, filename, source) if bcc else None
+        code = bucket.code if bucket is not None else None
+        if code is None:
+            code = self._compiled.get(shared) or environment.compile(source, name, filename)
+        if bcc is not None and bucket is not None and bucket.code is None:
+            bucket.code = code
+            bcc.set_bucket(bucket)
+        self._compiled.setdefault(shared, code)
+        template = environment.template_class.from_code(
+            environment, code, globals if globals is not None else {}, uptodate
+        )
+        template.name, template.filename = name, filename
+        return template
 
     def _file_of(self, template: str) -> str:
         """The file FileSystemLoader read for `template`: the first search path with it."""
@@ -180,7 +333,7 @@ class _Utf8Loader(jinja2.FileSystemLoader):
         return template
 
 
-def _bytecode_cache(project: Project) -> jinja2.BytecodeCache | None:
+def _bytecode_cache(project: Project) -> _PackedBytecode | None:
     directory = project.state_dir / "jinja-cache"
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -188,7 +341,31 @@ def _bytecode_cache(project: Project) -> jinja2.BytecodeCache | None:
         return None  # a read-only checkout renders fine, only slower
     # Sandboxed code is compiled differently (every call is checked), and the cache is
     # keyed by template source only: never load code compiled outside the sandbox.
-    return jinja2.FileSystemBytecodeCache(str(directory), "__opsbook_sandboxed_%s.cache")
+    return _PackedBytecode(directory / "__opsbook_sandboxed_pack.cache")
+
+
+class _PackedBytecode(jinja2.BytecodeCache):
+    """Compiled templates in one file (Jinja's FileSystemBytecodeCache writes one per
+    template, and creating a thousand files is slower than compiling a few). Each entry
+    is a bucket as Jinja writes it, which checks its own source checksum when loaded."""
+
+    def __init__(self, path: Path) -> None:
+        self.store = disk.DiskCache(path)
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self.store.get(bucket.key, "bucket")
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.store.put(bucket.key, "bucket", bucket.bytecode_to_string())
+
+    def flush(self) -> None:
+        self.store.flush()
+
+
+def _render_cache(project: Project) -> disk.DiskCache:
+    return disk.DiskCache(project.state_dir / "render-cache.pickle")
 
 
 @pass_context

@@ -46,35 +46,37 @@ def list_(app: AppContext, as_json: bool, paths: tuple[Path, ...]) -> None:
                                "not_adopted_problems": later,
                                "pages": page_counts(plan.pages)}, indent=1))
     else:
+        out: list[str] = []  # echoed at once: one write, not one per block
         for r in rows:
             first = r["body"].strip().split("\n", 1)[0]
-            click.echo(
+            out.append(
                 f"{r['id']:<32} {r['lang']:<8} {r['classification']:<24} "
                 f"{r['target']:<10} {first[:60]}"
             )
-        click.echo("")
+        out.append("")
         total = counts.get("shell blocks", 0)
         for k, v in counts.items():
-            click.echo(f"{k:<24} {v}")
+            out.append(f"{k:<24} {v}")
         if total:
             run = counts.get("run", 0)
             classified = total - counts.get("unclassified", 0)
-            click.echo(f"classified               {100 * classified / total:.1f} %")
-            click.echo(f"executed                 {100 * run / total:.1f} %")
-            click.echo(
+            out.append(f"classified               {100 * classified / total:.1f} %")
+            out.append(f"executed                 {100 * run / total:.1f} %")
+            out.append(
                 f"steps executed           {100 * counts['steps run'] / counts['steps']:.1f} % "
                 "(a step's environment variants count once)"
             )
         if len(plan.pages) > 1:
-            click.echo("")
-            click.echo(f"{'page':<40} {'shell':>5} {'run':>5} {'skip':>5} {'uncl.':>5} "
+            out.append("")
+            out.append(f"{'page':<40} {'shell':>5} {'run':>5} {'skip':>5} {'uncl.':>5} "
                        f"{'text':>5}  adopted")
             for pc in page_counts(plan.pages):
                 c = pc["counts"]
-                click.echo(f"{pc['page'][-40:]:<40} {c.get('shell blocks', 0):>5} "
+                out.append(f"{pc['page'][-40:]:<40} {c.get('shell blocks', 0):>5} "
                            f"{c.get('run', 0):>5} {c.get('skipped', 0):>5} "
                            f"{c.get('unclassified', 0):>5} {c.get('rendered as text', 0):>5}  "
                            f"{'yes' if pc['adopted'] else 'no'}")
+        click.echo("\n".join(out))
     for line in later:
         click.echo(f"not adopted: {line}", err=True)
     if problems:

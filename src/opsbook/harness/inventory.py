@@ -37,12 +37,12 @@ def label(c: Classification) -> str:
     return c.kind
 
 
-def _text_row(p: PagePlan, t: TextFence) -> dict[str, Any]:
+def _text_row(p: PagePlan, t: TextFence, by_block: dict[str | None, list[str]]) -> dict[str, Any]:
     return {
         "page": t.page, "line": t.line, "id": t.id, "lang": t.lang,
         "classification": "rendered-as-text", "role": None, "reason": None, "target": "-",
         "hidden": False, "adopted": p.adopted, "why": t.why,
-        "problems": [str(pr) for pr in p.problems if pr.block_id == t.id], "body": "",
+        "problems": by_block.get(t.id, []), "body": "",
     }
 
 
@@ -51,17 +51,20 @@ def block_rows(pages: list[PagePlan]) -> list[dict[str, Any]]:
     shows as text, in page order; each with its own problems."""
     rows = []
     for p in pages:
-        bad = {pr.block_id for pr in p.problems}
+        by_block: dict[str | None, list[str]] = {}
+        for pr in p.problems:
+            by_block.setdefault(pr.block_id, []).append(str(pr))
         page_rows = []
         for b, c in p.classified:
             if b.lang not in SHELL_LANGS and c.kind != "output":
                 continue
-            kind = "unclassified" if b.id in bad else label(c)
+            bid = b.id
+            kind = "unclassified" if bid in by_block else label(c)
             page_rows.append(
                 {
                     "page": b.page,
                     "line": b.line,
-                    "id": b.id,
+                    "id": bid,
                     "lang": b.lang,
                     "classification": kind if p.adopted else "not-adopted",
                     "role": c.role,
@@ -70,11 +73,11 @@ def block_rows(pages: list[PagePlan]) -> list[dict[str, Any]]:
                     "hidden": b.hidden,
                     "adopted": p.adopted,
                     "why": c.why if p.adopted else NOT_ADOPTED,
-                    "problems": [str(pr) for pr in p.problems if pr.block_id == b.id],
+                    "problems": by_block.get(bid, []),
                     "body": b.body,
                 }
             )
-        page_rows += [_text_row(p, t) for t in p.as_text]
+        page_rows += [_text_row(p, t, by_block) for t in p.as_text]
         rows += sorted(page_rows, key=lambda r: r["line"])
     return rows
 

@@ -95,6 +95,10 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
         return annotate_page(src, markdown, self.results, site=self._site(config),
                              adopted=self.adoption.adopts(src), kubernetes=self.kubernetes)
 
+    def on_post_build(self, config: MkDocsConfig) -> None:
+        if self.renderer is not None:
+            self.renderer.flush()  # the pages rendered this build, for the next one
+
     def on_serve(
         self, server: LiveReloadServer, config: MkDocsConfig, builder: Callable[..., object]
     ) -> LiveReloadServer:

@@ -44,6 +44,7 @@ FENCE_RE = re.compile(
 CONTAINER_RE = re.compile(r"^(?P<kind>===[!+]?|\?\?\?\+?|!!!)[ \t]+(?P<rest>.*)$")
 TITLE_RE = re.compile(r'"([^"]*)"')
 SPACES_ONLY_RE = re.compile(r"(?m)^ +$")
+_CONTAINER_STARTS = frozenset({"===", "???", "!!!"})  # what CONTAINER_RE can match
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class _Container:
 
 def _split_ws(line: str) -> tuple[int, str]:
     """(visual indentation, rest) with tabs expanded the way Markdown does."""
+    rest = line.lstrip(" ")
+    if not rest.startswith("\t"):  # spaces only: the common case, no tab arithmetic
+        return len(line) - len(rest), rest
     col = 0
     i = 0
     while i < len(line) and line[i] in " \t":
@@ -84,6 +88,8 @@ def _prefix(line: str, tab: int = TAB) -> tuple[int, str, str]:
 def _consume(line: str, cols: int, tab: int = TAB) -> tuple[str, str]:
     """superfences' parse_fence_line: take prefix characters until `cols` columns are
     covered; (the prefix taken, tabs expanded; the rest as written)."""
+    if line.startswith(" " * cols):  # indented by spaces at least that far: the common case
+        return line[:cols], line[cols:]
     ws: list[str] = []
     width = 0
     n = 0
@@ -136,7 +142,7 @@ class Extractor:
         """Update the container stack for a non-blank line outside a fence."""
         while self.containers and self.containers[-1].content_indent > indent:
             self.containers.pop()
-        m = CONTAINER_RE.match(rest)
+        m = CONTAINER_RE.match(rest) if rest[:3] in _CONTAINER_STARTS else None
         if m:
             kind = "tab" if m.group("kind").startswith("===") else "admonition"
             t = TITLE_RE.search(m.group("rest"))
@@ -347,10 +353,11 @@ class Extractor:
                 i += 1
                 continue
             self._enter_line(indent, rest)
-            if dmod.OPEN_RE.match(rest):
+            comment = rest.startswith("<!--")
+            if comment and dmod.OPEN_RE.match(rest):
                 i = self._comment(i)
                 continue
-            if rest.startswith("<!--") and (hint := dmod.misspelled(rest)):
+            if comment and (hint := dmod.misspelled(rest)):
                 # would otherwise be an ordinary comment, and its block would run unmarked
                 self.pending_problems.append((i + 1, hint))
                 self.pending_indent = indent
@@ -358,11 +365,13 @@ class Extractor:
                     in_comment = True
                 i += 1
                 continue
-            if rest.startswith("<!--") and "-->" not in rest:
+            if comment and "-->" not in rest:
                 in_comment = True
                 i += 1
                 continue
-            if FENCE_RE.match(_prefix(line, self.tab)[2]):  # also inside `>` blockquotes
+            if ("```" in line or "~~~" in line) and FENCE_RE.match(
+                _prefix(line, self.tab)[2]
+            ):  # also inside `>` blockquotes
                 i = self._fence(i, hidden=False)
                 continue
             if self.pending or self.pending_problems:

@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsbook import cache as disk
 from opsbook import sitefile
 from opsbook.errors import OpsbookError
 from opsbook.facts import Facts, load_facts
@@ -28,6 +29,7 @@ from opsbook.harness.model import (
 )
 from opsbook.harness.reading.adopt import Adoption
 from opsbook.harness.reading.extract import read
+from opsbook.harness.reading.plan_cache import PlanCache
 from opsbook.harness.reading.site_markdown import SiteMarkdown, for_site
 from opsbook.harness.running.isolation import Forbidden
 from opsbook.project import Project, display_path
@@ -273,9 +275,24 @@ def plan_pages(
         site_problems += more
         notes += said
     faults = {f.id for f in facts.faults} if facts is not None else None
-    plans = [read_page(p, t, forbidden, faults, for_site(site_of[p]), adopted.get(p, True),
-                       backend)
-             for p, t in sorted(texts.items())]
+    # the rendered site's pages are read once per text and context (files given as PATHs
+    # are read afresh: they are usually few, and outside any project)
+    cache = PlanCache(project, forbidden, faults, backend) if project and not paths else None
+    plans = []
+    markdowns: dict[int, SiteMarkdown] = {}
+    with disk.gc_paused():
+        for p, t in sorted(texts.items()):
+            site = site_of[p]
+            site_md = markdowns.get(id(site)) or markdowns.setdefault(id(site), for_site(site))
+            page_adopted = adopted.get(p, True)
+            plan = cache.get(p, t, site_md, page_adopted) if cache is not None else None
+            if plan is None:
+                plan = read_page(p, t, forbidden, faults, site_md, page_adopted, backend)
+                if cache is not None:
+                    cache.put(plan, site_md)
+            plans.append(plan)
+    if cache is not None:
+        cache.flush()
     if facts is not None and not paths:
         _check_runbook_links([p for p in plans if p.adopted], facts)
     return Plan(plans, forbidden, facts, tuple(site_problems), tuple(notes))
