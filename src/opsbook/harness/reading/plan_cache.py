@@ -1,5 +1,5 @@
 """Pages read before: a page whose rendered text and reading context are unchanged is not
-extracted and classified again (`.opsbook/plan-cache/`).
+extracted and classified again (`.opsbook/plan-cache.pickle`).
 
 A page's plan (`read_page`) depends on nothing but
 - its text as the site shows it (rendered: facts, snippets and includes already in it),
