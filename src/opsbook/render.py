@@ -42,6 +42,7 @@ from opsbook.facts import Facts, load_facts
 from opsbook.facts.durations import duration_seconds, human_duration
 from opsbook.harness.model import RunResults
 from opsbook.harness.reporting.coverage import coverage
+from opsbook.precompile import Job, Precompiler
 from opsbook.project import Project, display_path
 
 SYNTAX: dict[str, str] = {
@@ -171,8 +172,42 @@ class Renderer:
     # every one of those templates still has that source, looked up the way Jinja looks it
     # up (docs/ before the project root, so a new file that shadows a snippet counts).
 
+    def precompile(self) -> None:
+        """Start compiling, in a child process, every page and snippet whose compiled code
+        is not cached, so a cold build renders with code compiled beside its own start-up
+        (`opsbook.precompile`). Pages the render cache holds need no code, and then
+        neither do the snippets unless some page does."""
+        bcc, loader = self.env.bytecode_cache, self.loader
+        if bcc is None or loader.precompiler is not None:
+            return
+        pages = [page for page in self.pages() if self._cached(page) is None]
+        if not pages:
+            return
+        snippets = self.project.snippets_dir
+        names = pages + (sorted(
+            f"snippets/{p.relative_to(snippets).as_posix()}"  # .md, and .j2 macros
+            for p in snippets.rglob("*") if p.is_file()
+        ) if snippets.is_dir() else [])
+        jobs: dict[str, Job] = {}
+        for name in names:
+            try:
+                source, filename, _ = loader.get_source(self.env, name)
+            except Exception:  # noqa: BLE001 - the render reports it, with page and line
+                continue
+            shared = hashlib.sha256(source.encode()).hexdigest()
+            if shared not in jobs and bcc.get_bucket(self.env, name, filename, source).code is None:
+                jobs[shared] = (shared, source, name, filename)
+        loader.precompiler = Precompiler.start(self.env.compile, list(jobs.values()))
+
+    def stop_precompiling(self) -> None:
+        if self.loader.precompiler is not None:
+            self.loader.precompiler.close()
+            self.loader.precompiler = None
+
     def flush(self) -> None:
-        """Write what this renderer added to its caches (after a build)."""
+        """Write what this renderer added to its caches (after a build), and reap the
+        compiling child if one was started."""
+        self.stop_precompiling()
         self.cache.flush()
         if isinstance(self.env.bytecode_cache, _PackedBytecode):
             self.env.bytecode_cache.flush()
@@ -283,6 +318,7 @@ class _Utf8Loader(jinja2.FileSystemLoader):
         super().__init__(searchpath)
         self.digests: dict[str, str] = {}
         self._compiled: dict[str, CodeType] = {}
+        self.precompiler: Precompiler | None = None  # a child compiling a cold build's
 
     def get_source(self, environment: jinja2.Environment, template: str) -> Any:
         try:
@@ -312,7 +348,9 @@ class _Utf8Loader(jinja2.FileSystemLoader):
         bucket = bcc.get_bucket(environment, name, filename, source) if bcc else None
         code = bucket.code if bucket is not None else None
         if code is None:
-            code = self._compiled.get(shared) or environment.compile(source, name, filename)
+            code = (self._compiled.get(shared)
+                    or (self.precompiler.take(shared) if self.precompiler else None)
+                    or environment.compile(source, name, filename))
         if bcc is not None and bucket is not None and bucket.code is None:
             bucket.code = code
             bcc.set_bucket(bucket)

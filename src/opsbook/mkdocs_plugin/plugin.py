@@ -62,6 +62,8 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
         self.results = load_results(self.project) if self.config.badges else None
         self.kubernetes = load_kubernetes_results(self.project) if self.config.badges else None
         self.renderer = Renderer(self.project, facts, self.results)
+        if not self.serving:  # a one-off build is often cold (CI); serve's rebuilds are warm
+            self.renderer.precompile()
         live = self.config.live or os.environ.get("OPSBOOK_LIVE", "") not in ("", "0")
         if self.serving and live and self.live is None:
             self.live = LiveRunner(self.project)
@@ -98,6 +100,10 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
     def on_post_build(self, config: MkDocsConfig) -> None:
         if self.renderer is not None:
             self.renderer.flush()  # the pages rendered this build, for the next one
+
+    def on_build_error(self, *, error: Exception) -> None:
+        if self.renderer is not None:
+            self.renderer.stop_precompiling()
 
     def on_serve(
         self, server: LiveReloadServer, config: MkDocsConfig, builder: Callable[..., object]
