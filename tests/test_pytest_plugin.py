@@ -80,3 +80,26 @@ def test_each_scenario_is_one_item(project_copy: Project) -> None:
     assert blocks, items
     text = (project_copy.docs_dir / "troubleshooting.md").read_text()
     assert text.count("scenario=") > len(scenarios)  # several blocks per scenario
+
+
+def test_a_page_run_to_its_end_is_recorded_for_changed_and_shard(
+    project_copy: Project,
+) -> None:
+    """As after `opsbook test`: the page's record (its key and wall time) is what lets
+    `--changed` reuse it and `--shard` balance by it; a page cut by -k gets none."""
+    from opsbook.harness.reading.plan import plan_pages
+    from opsbook.harness.reporting import store
+    from opsbook.harness.reporting.keys import plan_keys
+
+    (project_copy.docs_dir / "r.md").write_text(
+        "# R\n\n```bash\nsleep 0.3\necho one\n```\n\n```bash\necho two\n```\n")
+    done = _pytest(project_copy, "--opsbook-page", "r.md", "-k", "r.md:3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert store.load(project_copy.state_dir, "r.md") is None
+
+    done = _pytest(project_copy, "--opsbook-page", "r.md")
+    assert done.returncode == 0, done.stdout + done.stderr
+    plan = plan_pages(project_copy, None, ["r.md"])
+    key = plan_keys(plan.pages, plan.facts, project_copy.sandbox_dir)["r.md"]
+    assert store.reusable(project_copy.state_dir, "r.md", key) is not None
+    assert 0.3 <= (store.seconds(project_copy.state_dir, "r.md") or 0) < 60

@@ -29,6 +29,7 @@ down once, at the end of the session (kept with OPSBOOK_KEEP_SANDBOX=1).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -113,6 +114,7 @@ class OpsbookSession:
         self.plan: Plan = plan_pages(self.project, None, config.getoption("opsbook_page") or None)
         self.facts: Facts | None = self.plan.facts
         self._run: Verification | None = None
+        self._keys: dict[str, str] | None = None
 
     def verification(self) -> Verification:
         """Opened on the first doc item that runs (after the sandbox is up), closed at the end."""
@@ -141,6 +143,21 @@ class OpsbookSession:
             )
             self._run.start()
         return self._run
+
+    def page_done(self, page: PagePlan, seconds: float) -> None:
+        """Every item of `page` ran: its record makes its result reusable by
+        `opsbook test --changed` and gives `--shard` its duration, as a CLI run's does."""
+        from opsbook.harness.model import PageRecord
+        from opsbook.harness.reporting.keys import plan_keys
+
+        if self._keys is None:
+            self._keys = plan_keys(self.plan.pages, self.plan.facts, self.project.sandbox_dir)
+        run = self.verification()
+        run.page_done(PageRecord(
+            page=page.page, key=self._keys[page.page], time=run.results.time,
+            commit=run.results.commit, seconds=round(seconds, 2),
+            isolation=run.results.isolation,
+        ))
 
     def finish(self, interrupted: bool) -> None:
         if self._run is not None:
@@ -178,6 +195,9 @@ class PageCollector(pytest.Collector):
         super().__init__(**kw)
         self.plan = plan
         self.run: PageRun | None = None
+        self.items: set[str] = set()  # every item of the page, selected or not
+        self.ran: set[str] = set()  # the items that started running
+        self.started = 0.0  # time.monotonic() at setup
 
     def collect(self) -> Iterator[BlockItem | ScenarioItem]:
         """A block per item, except a scenario's blocks: one item runs them all, because
@@ -198,9 +218,11 @@ class PageCollector(pytest.Collector):
                 )
             else:
                 continue
+            self.items.add(item.name)
             yield item
 
     def setup(self) -> None:
+        self.started = time.monotonic()
         self.run = self.config.stash[SESSION_KEY].verification().page(self.plan)
 
     def teardown(self) -> None:
@@ -209,6 +231,10 @@ class PageCollector(pytest.Collector):
             run.close()
             if run.unclean is not None:
                 pytest.fail(f"{run.page}: {run.unclean.message}", pytrace=False)
+            # a page cut by -k, --deselect or -x has no record: it did not run to its end
+            if self.ran >= self.items:
+                self.config.stash[SESSION_KEY].page_done(
+                    self.plan, time.monotonic() - self.started)
 
 
 class BlockItem(pytest.Item):
@@ -218,6 +244,7 @@ class BlockItem(pytest.Item):
 
     def runtest(self) -> None:
         assert isinstance(self.parent, PageCollector) and self.parent.run is not None
+        self.parent.ran.add(self.name)
         res = self.parent.run.run(self.step)
         if res.status == "skipped":
             pytest.skip(f"{res.reason}")
@@ -262,6 +289,7 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         assert isinstance(self.parent, PageCollector) and self.parent.run is not None
+        self.parent.ran.add(self.name)
         run = self.parent.run
         results = [run.run(step) for step in self.steps]
         res = run.finished.get(self.scenario.id)
