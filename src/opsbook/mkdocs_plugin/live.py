@@ -23,8 +23,7 @@ import threading
 from pathlib import Path
 from urllib.parse import quote
 
-from opsbook.harness.model import SHELL_LANGS
-from opsbook.harness.reading.extract import extract
+from opsbook.harness.model import SHELL_LANGS, Block
 from opsbook.harness.reporting import results as results_file
 from opsbook.harness.reporting import store
 from opsbook.project import Project
@@ -42,13 +41,13 @@ class LiveRunner:
         self.again: set[str] = set()  # saved again while its run was going
         self.lock = threading.Lock()
 
-    def built(self, page: str, markdown: str) -> None:
-        """Called for every page of every build; runs the page if its blocks changed.
+    def built(self, page: str, blocks: list[Block]) -> None:
+        """Called for every page of every build with its blocks as the site reads them;
+        runs the page if they changed.
 
         Blocks (with their directives), not the whole text: prose edits need no new run,
         and a page that shows results (the coverage page) would otherwise run again after
         every run, each run changing it."""
-        blocks, _ = extract(page, markdown)
         if not any(b.lang in SHELL_LANGS for b in blocks):
             return
         digest = hashlib.sha256(

@@ -21,6 +21,7 @@ from opsbook import sitefile
 from opsbook.errors import OpsbookError
 from opsbook.facts import load_facts
 from opsbook.harness.reading.adopt import Adoption
+from opsbook.harness.reading.extract import extract
 from opsbook.harness.reading.site_markdown import SiteMarkdown, for_site
 from opsbook.harness.reporting.badges import (
     annotate_page,
@@ -92,9 +93,11 @@ class OpsbookPlugin(BasePlugin[OpsbookConfig]):
             markdown = self.renderer.render_page(src)
         except OpsbookError as exc:
             self._fail(exc, f"{src} did not render")
+        site = self._site(config)
+        blocks, _problems = extract(src, markdown, site)  # lenient: the build must not crash
         if self.live is not None and self.adoption.adopts(src):
-            self.live.built(src, markdown)
-        return annotate_page(src, markdown, self.results, site=self._site(config),
+            self.live.built(src, blocks)
+        return annotate_page(src, markdown, self.results, site=site, blocks=blocks,
                              adopted=self.adoption.adopts(src), kubernetes=self.kubernetes)
 
     def on_post_build(self, config: MkDocsConfig) -> None:

@@ -322,11 +322,13 @@ def annotate_page(
     site: SiteMarkdown | None = None,
     adopted: bool = True,
     kubernetes: RunResults | None = None,
+    blocks: list[Block] | None = None,
 ) -> str:
     """`now`: the build's time, for the run's age (tests pass a fixed one). `site`: the
     site's Markdown, to find blocks as it renders them. A page not `adopted` gets no marks,
     only a line saying so: nothing on it ran. `kubernetes`: the kind backend's results,
-    when there are any: each block then shows both ("Compose: ... Kubernetes: ...")."""
+    when there are any: each block then shows both ("Compose: ... Kubernetes: ...").
+    `blocks`: the page's blocks if the caller has extracted them (with the same `site`)."""
     if results is not None:
         results = results.only(page)  # dated by the run that executed it (reused pages)
     if kubernetes is not None:
@@ -335,7 +337,8 @@ def annotate_page(
     for r in kubernetes.blocks if kubernetes is not None else []:
         kube_by_digest.setdefault(r.digest, []).append(r)
     lines = markdown.split("\n")
-    blocks, _problems = extract(page, markdown, site)  # lenient: the build must not crash
+    if blocks is None:
+        blocks, _problems = extract(page, markdown, site)  # lenient: the build must not crash
     if not adopted:
         results = None
     by_digest: dict[str, list[BlockResult]] = {}
