@@ -31,12 +31,16 @@ def list_(app: AppContext, as_json: bool, paths: tuple[Path, ...]) -> None:
     1. Pages not adopted yet (the plugin's `adopt` option) are listed and their problems
     shown, but they do not fail the listing.
     """
+    from opsbook.cache import gc_paused
     from opsbook.harness.reading.plan import plan_pages
 
     project = app.project if not paths else app.project_if_any()
-    plan = plan_pages(project, list(paths) or None)
-    rows = block_rows(plan.pages)
-    counts = summary(plan.pages)
+    # a listing builds a row per block (17,000 on 1,000 pages) and ends: the collector
+    # would only walk them again and again (about 0.3 s there; benchmarks/scale.py)
+    with gc_paused():
+        plan = plan_pages(project, list(paths) or None)
+        rows = block_rows(plan.pages)
+        counts = summary(plan.pages)
     problems = [str(p) for p in plan.problems]
     later = [str(p) for p in plan.not_adopted_problems]
     for note in plan.notes:
