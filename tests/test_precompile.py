@@ -18,6 +18,14 @@ from opsbook.project import Project
 from opsbook.render import Renderer, RenderError
 
 
+@pytest.fixture
+def single_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process as `mkdocs build` runs it: one thread. A test session may hold threads
+    that earlier tests left (servers, pumps); the child below only compiles, and the
+    refusal itself is tested with a thread of its own."""
+    monkeypatch.setattr(precompile.threading, "active_count", lambda: 1)
+
+
 def cold_renderer(project: Project) -> Renderer:
     shutil.rmtree(project.state_dir, ignore_errors=True)
     return Renderer(project, load_facts(project.facts_dir))
@@ -32,7 +40,7 @@ def reaped(pid: int) -> bool:
 
 
 def test_pages_rendered_with_the_childs_code_equal_pages_compiled_here(
-    project_copy: Project,
+    project_copy: Project, single_threaded: None
 ) -> None:
     expected = cold_renderer(project_copy).render_all()
     renderer = cold_renderer(project_copy)
@@ -56,7 +64,7 @@ def test_a_warm_site_starts_no_child(project_copy: Project) -> None:
 
 
 def test_a_template_that_does_not_compile_reads_as_without_a_child(
-    project_copy: Project,
+    project_copy: Project, single_threaded: None
 ) -> None:
     (project_copy.docs_dir / "bad.md").write_text("# Bad\n\n{% for x in %}\n")
     renderer = cold_renderer(project_copy)
@@ -68,7 +76,9 @@ def test_a_template_that_does_not_compile_reads_as_without_a_child(
         r"^\S*docs/bad\.md:3: template syntax error", p)], info.value.problems
 
 
-def test_a_child_that_dies_leaves_the_parent_to_compile(project_copy: Project) -> None:
+def test_a_child_that_dies_leaves_the_parent_to_compile(
+    project_copy: Project, single_threaded: None
+) -> None:
     expected = cold_renderer(project_copy).render_all()
     renderer = cold_renderer(project_copy)
     renderer.precompile()
@@ -79,7 +89,9 @@ def test_a_child_that_dies_leaves_the_parent_to_compile(project_copy: Project) -
     assert reaped(child.pid)
 
 
-def test_a_stuck_child_is_ended_after_the_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stuck_child_is_ended_after_the_wait(
+    monkeypatch: pytest.MonkeyPatch, single_threaded: None
+) -> None:
     monkeypatch.setattr(precompile, "WAIT", 0.2)
     jobs = [(str(n), f"{n}", f"t{n}", None) for n in range(precompile.MIN_TEMPLATES)]
     child = Precompiler.start(lambda *_: signal.pause(), jobs)  # type: ignore[arg-type, return-value]
@@ -88,7 +100,9 @@ def test_a_stuck_child_is_ended_after_the_wait(monkeypatch: pytest.MonkeyPatch) 
     assert reaped(child.pid)
 
 
-def test_no_child_for_few_templates_or_beside_other_threads() -> None:
+def test_no_child_for_few_templates_or_beside_other_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def compile_(source: str, name: str, filename: str | None):  # noqa: ANN202
         return compile(source, name, "exec")
 
@@ -103,6 +117,7 @@ def test_no_child_for_few_templates_or_beside_other_threads() -> None:
     finally:
         stop.set()
         other.join()
+    monkeypatch.setattr(precompile.threading, "active_count", lambda: 1)  # as single_threaded
     child = Precompiler.start(compile_, enough)
     assert child is not None
     code = child.take("last")
