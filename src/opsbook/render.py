@@ -121,6 +121,7 @@ class Renderer:
         self.env.globals.update(self._context())
         self.cache = _render_cache(project)
         self._key: str | None = None
+        self._hits: dict[str, str] = {}  # pages precompile() found in the render cache
 
     def _context(self) -> dict[str, Any]:
         f = self.facts
@@ -151,7 +152,7 @@ class Renderer:
 
     def render_page(self, page: str) -> str:
         """The Markdown the site shows for `page` (a path relative to docs/)."""
-        cached = self._cached(page)
+        cached = self._hits.pop(page, None) or self._cached(page)
         if cached is not None:
             return cached
         env = self.env
@@ -180,7 +181,12 @@ class Renderer:
         bcc, loader = self.env.bytecode_cache, self.loader
         if bcc is None or loader.precompiler is not None:
             return
-        pages = [page for page in self.pages() if self._cached(page) is None]
+        pages = []
+        for page in self.pages():
+            if (text := self._cached(page)) is None:
+                pages.append(page)
+            else:
+                self._hits[page] = text  # render_page takes it without a second lookup
         if not pages:
             return
         snippets = self.project.snippets_dir
@@ -194,7 +200,7 @@ class Renderer:
                 source, filename, _ = loader.get_source(self.env, name)
             except Exception:  # noqa: BLE001 - the render reports it, with page and line
                 continue
-            shared = hashlib.sha256(source.encode()).hexdigest()
+            shared = loader.digests[name]
             if shared not in jobs and bcc.get_bucket(self.env, name, filename, source).code is None:
                 jobs[shared] = (shared, source, name, filename)
         loader.precompiler = Precompiler.start(self.env.compile, list(jobs.values()))
@@ -343,7 +349,7 @@ class _Utf8Loader(jinja2.FileSystemLoader):
         (compiling is most of a cold render). Code holds the name and file it was compiled
         for; the template gets its own, which is what tracebacks and errors use."""
         source, filename, uptodate = self.get_source(environment, name)
-        shared = hashlib.sha256(source.encode()).hexdigest()
+        shared = self.digests[name]  # what get_source just recorded for this source
         bcc = environment.bytecode_cache
         bucket = bcc.get_bucket(environment, name, filename, source) if bcc else None
         code = bucket.code if bucket is not None else None
