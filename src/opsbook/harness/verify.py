@@ -197,9 +197,17 @@ class Verification:
         )
         return (spec, steps) if spec is not None and steps else None
 
-    def page_done(self, record: PageRecord) -> None:
-        """A page ran to its end: its record makes its results reusable (store.py)."""
-        self.results.pages.append(record)
+    def page_done(self, page: str, key: str, seconds: float) -> None:
+        """A page ran to its end in `seconds`: its record (under its result `key`, dated by
+        this run) makes its results reusable (store.py) and gives --shard its duration."""
+        self.results.pages.append(PageRecord(
+            page=page,
+            key=key,
+            time=self.results.time,
+            commit=self.results.commit,
+            seconds=round(seconds, 2),
+            isolation=self.results.isolation,
+        ))
         self._write()
 
     def reuse(self, page: str, earlier: RunResults) -> None:
@@ -352,12 +360,5 @@ def verify(
             with run.page(page) as page_run:
                 for step in page.steps:
                     page_run.run(step)
-            run.page_done(PageRecord(
-                page=page.page,
-                key=keys[page.page],
-                time=run.results.time,
-                commit=run.results.commit,
-                seconds=round(time.monotonic() - started, 2),
-                isolation=run.results.isolation,
-            ))
+            run.page_done(page.page, keys[page.page], time.monotonic() - started)
     return run.results

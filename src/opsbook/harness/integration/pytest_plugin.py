@@ -147,17 +147,11 @@ class OpsbookSession:
     def page_done(self, page: PagePlan, seconds: float) -> None:
         """Every item of `page` ran: its record makes its result reusable by
         `opsbook test --changed` and gives `--shard` its duration, as a CLI run's does."""
-        from opsbook.harness.model import PageRecord
         from opsbook.harness.reporting.keys import plan_keys
 
         if self._keys is None:
             self._keys = plan_keys(self.plan.pages, self.plan.facts, self.project.sandbox_dir)
-        run = self.verification()
-        run.page_done(PageRecord(
-            page=page.page, key=self._keys[page.page], time=run.results.time,
-            commit=run.results.commit, seconds=round(seconds, 2),
-            isolation=run.results.isolation,
-        ))
+        self.verification().page_done(page.page, self._keys[page.page], seconds)
 
     def finish(self, interrupted: bool) -> None:
         if self._run is not None:
