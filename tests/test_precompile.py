@@ -39,14 +39,20 @@ def reaped(pid: int) -> bool:
     return False
 
 
+def precompiling(project: Project) -> tuple[Renderer, Precompiler]:
+    """A renderer of the cold project with its compiling child started."""
+    renderer = cold_renderer(project)
+    renderer.precompile()
+    child = renderer.loader.precompiler
+    assert child is not None, "a cold site of many templates should start a child"
+    return renderer, child
+
+
 def test_pages_rendered_with_the_childs_code_equal_pages_compiled_here(
     project_copy: Project, single_threaded: None
 ) -> None:
     expected = cold_renderer(project_copy).render_all()
-    renderer = cold_renderer(project_copy)
-    renderer.precompile()
-    child = renderer.loader.precompiler
-    assert child is not None, "a cold site of many templates should start a child"
+    renderer, child = precompiling(project_copy)
     compiled_here: list[str] = []
     compile_ = renderer.env.compile
     renderer.env.compile = lambda source, name=None, filename=None, **kw: (  # type: ignore[method-assign]
@@ -67,9 +73,7 @@ def test_a_template_that_does_not_compile_reads_as_without_a_child(
     project_copy: Project, single_threaded: None
 ) -> None:
     (project_copy.docs_dir / "bad.md").write_text("# Bad\n\n{% for x in %}\n")
-    renderer = cold_renderer(project_copy)
-    renderer.precompile()
-    assert renderer.loader.precompiler is not None
+    renderer, _ = precompiling(project_copy)
     with pytest.raises(RenderError) as info:
         renderer.render_all()
     assert [p for p in info.value.problems if re.match(
@@ -80,10 +84,7 @@ def test_a_child_that_dies_leaves_the_parent_to_compile(
     project_copy: Project, single_threaded: None
 ) -> None:
     expected = cold_renderer(project_copy).render_all()
-    renderer = cold_renderer(project_copy)
-    renderer.precompile()
-    child = renderer.loader.precompiler
-    assert child is not None
+    renderer, child = precompiling(project_copy)
     os.kill(child.pid, signal.SIGKILL)
     assert renderer.render_all() == expected
     assert reaped(child.pid)
