@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -39,6 +38,7 @@ from pathlib import Path
 from opsbook.facts import load_facts
 from opsbook.harness.model import BlockResult, PageRecord
 from opsbook.harness.reading.plan import plan_pages
+from opsbook.harness.reporting import results as results_file
 from opsbook.harness.reporting import store
 from opsbook.harness.reporting.keys import plan_keys
 from opsbook.harness.reporting.results import new_run
@@ -99,9 +99,9 @@ def bench_one_page(project: Project, page: str) -> None:
     path.write_text(path.read_text() + "\nOne more line of prose.\n")
     elapsed, out = opsbook(project, "test", "--changed", "--no-sandbox")
     blocks = re.search(r"^(\d+ passed.*?) in ", out, re.M)
-    results = json.loads((project.state_dir / "results.json").read_text())
-    own = next((p["seconds"] for p in results.get("pages", [])
-                if p["page"] == page and not p.get("reused")), None)
+    results = results_file.read(project.state_dir)
+    record = results.record(page) if results is not None else None
+    own = record.seconds if record is not None and not record.reused else None
     overhead = f"{elapsed - own:.2f} s around the page's {own:.2f} s" if own else "?"
     print(f"edit {page:<18}, --changed: {elapsed:5.2f} s wall ({overhead}; "
           f"{blocks.group(1) if blocks else '?'})  [< 10 s]")
