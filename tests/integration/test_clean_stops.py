@@ -42,6 +42,40 @@ def test_a_container_a_block_starts_outside_the_sandbox_is_removed(sandbox) -> N
     assert labelled("container", sandbox.facts.platform.compose_project)
 
 
+def test_another_sandbox_instances_new_containers_outlive_the_page(sandbox) -> None:
+    # what compose stamps on a container of sandbox instance 9 (`opsbook test -j N`), made
+    # from the same sandbox files while this page runs; beside it, a stray to be removed
+    tag = uuid.uuid4().hex[:8]
+    sibling, stray = f"opsbook-sibling-{tag}", f"opsbook-stray-{tag}"
+    project = f"{sandbox.facts.platform.compose_project}-9"
+    page = read_page(
+        "siblings.md",
+        "```bash\n"
+        f"docker run -d --name {sibling} --label com.docker.compose.project={project} "
+        '--label com.docker.compose.project.working_dir="$(dirname "$COMPOSE_FILE")" '
+        "debian:bookworm-slim sleep 600 >/dev/null\n"
+        f"docker run -d --name {stray} debian:bookworm-slim sleep 600 >/dev/null\n"
+        "```\n",
+        Forbidden(),
+    )
+    try:
+        results = verify(Plan([page], Forbidden(), sandbox.facts), project=sandbox.project,
+                         write_results=False)
+        assert results.blocks[0].status == "passed", results.blocks[0].message
+
+        def left(name: str) -> str:
+            return subprocess.run(
+                ["docker", "ps", "-aq", "--filter", f"name=^{name}$"], env=engine_env(),
+                capture_output=True, text=True, timeout=30, check=True,
+            ).stdout.strip()
+
+        assert left(stray) == "", f"{stray} outlived its page"
+        assert left(sibling) != "", "the page's cleanup removed another instance's container"
+    finally:
+        subprocess.run(["docker", "rm", "-f", sibling, stray], env=engine_env(),
+                       capture_output=True, timeout=30, check=False)
+
+
 def test_sigterm_during_opsbook_test_leaves_no_container_volume_or_network(
     sandbox, tmp_path: Path
 ) -> None:
