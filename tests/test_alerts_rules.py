@@ -111,11 +111,36 @@ def test_the_sandbox_scales_every_for(hold: str, scale: float, expected: str) ->
     assert scaled(hold, scale) == expected
 
 
-def test_sandbox_rules_differ_from_the_real_ones_only_in_for(facts: Facts) -> None:
+@pytest.mark.parametrize(
+    ("query", "scale", "expected"),
+    [
+        ("rate(x[5m])", 0.1, "rate(x[1m])"),  # 30s, raised to the 1m floor
+        ("rate(x[10m]) / rate(y[1m])", 0.1, "rate(x[1m]) / rate(y[1m])"),
+        ("rate(x[30m])", 0.1, "rate(x[3m])"),
+        ("rate(x[30s])", 0.1, "rate(x[30s])"),  # never longer than the real window
+        ("rate(x[5m])", 1.0, "rate(x[5m])"),
+        ("max_over_time(rate(x[5m])[30m:1m])", 0.1, "max_over_time(rate(x[1m])[30m:1m])"),
+    ],
+)
+def test_the_sandbox_scales_every_range_window(query: str, scale: float, expected: str) -> None:
+    from opsbook.alerts.rules import scaled_query
+
+    assert scaled_query(query, scale) == expected
+
+
+def test_sandbox_rules_differ_from_the_real_ones_only_in_for_and_windows(facts: Facts) -> None:
+    from opsbook.alerts.rules import scaled_query
+
+    scale = facts.scenarios.for_scale
     real = rule_groups(facts)["groups"]
-    sandbox = rule_groups(facts, facts.scenarios.for_scale)["groups"]
+    sandbox = rule_groups(facts, scale)["groups"]
+    changed = 0
     for want, got in zip(real, sandbox, strict=True):
         for r, s in zip(want["rules"], got["rules"], strict=True):
-            assert {k: v for k, v in r.items() if k != "for"} == {
-                k: v for k, v in s.items() if k != "for"
+            assert {k: v for k, v in r.items() if k not in ("for", "expr")} == {
+                k: v for k, v in s.items() if k not in ("for", "expr")
             }
+            assert s["expr"] == scaled_query(r["expr"], scale)
+            changed += s["expr"] != r["expr"]
+    # the CPU, latency and cache hit rate windows (5m, 10m) shrink; error rate's 1m stays
+    assert changed == 4

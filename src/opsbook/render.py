@@ -36,7 +36,7 @@ from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from opsbook import cache as disk
-from opsbook.alerts.rules import alert_rows
+from opsbook.alerts.rules import alert_rows, record_name
 from opsbook.errors import OpsbookError
 from opsbook.facts import Facts, load_facts
 from opsbook.facts.durations import duration_seconds, human_duration
@@ -139,6 +139,8 @@ class Renderer:
             "backup": f.backup,
             "deployment": f.deployment,
             "snippet": _snippet,
+            # `record("cpu")` -> opsbook:cpu:value, the series the metric's alerts compare
+            "record": record_name,
             # the alerts exactly as the generated Prometheus rules define them
             "alerts": alerts,
             # faults x alerts x runbooks with the last run's proofs (no run: all "not run")

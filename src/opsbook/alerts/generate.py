@@ -12,7 +12,7 @@ import yaml
 
 from opsbook.alerts.promtool import PromtoolResult, run_promtool
 from opsbook.alerts.promtool_tests import suite
-from opsbook.alerts.rules import rule_groups
+from opsbook.alerts.rules import MIN_WINDOW, rule_groups
 from opsbook.facts import Facts
 from opsbook.project import Project
 
@@ -24,9 +24,9 @@ HEADER = (
     "# (change the facts, then run `opsbook alerts render`)\n"
 )
 SANDBOX_NOTE = (
-    "# The sandbox's variant: every `for` is the real one x {scale:g} (facts/faults.yml:\n"
-    "# scenarios.for_scale), so fault scenarios fire within a CI run; `opsbook alerts test`\n"
-    "# proves the real `for` with promtool.\n"
+    "# The sandbox's variant: every `for` and every range window is the real one x {scale:g}\n"
+    "# (facts/faults.yml: scenarios.for_scale; a window no shorter than {floor}), so fault\n"
+    "# scenarios fire within a CI run; `opsbook alerts test` proves the real rules with promtool.\n"
 )
 
 
@@ -42,12 +42,12 @@ def dump(data: dict[str, Any], note: str = "") -> str:
 
 
 def rules_text(facts: Facts, *, sandbox: bool = True) -> str:
-    """The rules file: the sandbox's (`for` scaled, what `alerts render` writes for the
+    """The rules file: the sandbox's (`for` and windows scaled, what `alerts render` writes for the
     sandbox's Prometheus) or the real one (what promtool proves)."""
     if not sandbox:
         return dump(rule_groups(facts))
     scale = facts.scenarios.for_scale
-    return dump(rule_groups(facts, scale), SANDBOX_NOTE.format(scale=scale))
+    return dump(rule_groups(facts, scale), SANDBOX_NOTE.format(scale=scale, floor=MIN_WINDOW))
 
 
 def suite_text(facts: Facts) -> str:

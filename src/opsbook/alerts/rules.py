@@ -13,6 +13,7 @@ carries a `runbook_url` to the section of the site that handles it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +26,11 @@ LEVELS: tuple[Level, ...] = ("warning", "critical")
 
 RECORDING_GROUP = "opsbook.recording"
 ALERTS_GROUP = "opsbook.alerts"
+# The sandbox never shortens a range window below this: 12 scrapes at its 5 s interval, so
+# a single slow or failed request cannot swing a rate across a threshold.
+MIN_WINDOW = "1m"
+# A range selector's window, `[5m]` (a subquery's `[5m:1m]` has a colon and is left alone).
+RANGE_WINDOW = re.compile(r"\[([0-9]+[a-z]+)\]")
 # Go template Prometheus expands per alert; the tests expand it the same way in Python
 # (`"%.4g" % value`), so keep both in step.
 VALUE_TEMPLATE = '{{ printf "%.4g" $value }}'
@@ -115,6 +121,20 @@ def scaled(hold: str, for_scale: float) -> str:
     return format_duration(max(1, round(duration_ms(hold) * for_scale / 1000)) * 1000)
 
 
+def scaled_window(window: str, for_scale: float) -> str:
+    """A range window scaled like `for`, never under MIN_WINDOW nor over the real one:
+    5m x 0.1 -> 1m, 10m x 0.1 -> 1m, 30s x 0.1 -> 30s."""
+    if for_scale == 1:
+        return window
+    real = duration_ms(window)
+    return format_duration(min(real, max(round(real * for_scale), duration_ms(MIN_WINDOW))))
+
+
+def scaled_query(query: str, for_scale: float) -> str:
+    """The query with every range window scaled (`scaled_window`)."""
+    return RANGE_WINDOW.sub(lambda m: f"[{scaled_window(m[1], for_scale)}]", query)
+
+
 def alert_rule(facts: Facts, spec: AlertSpec, for_scale: float = 1.0) -> dict[str, Any]:
     return {
         "alert": spec.name,
@@ -134,9 +154,12 @@ def rule_groups(facts: Facts, for_scale: float = 1.0) -> dict[str, Any]:
     """The whole rules file as data; dict order is the output order (drift checks are exact).
 
     `for_scale` < 1 gives the sandbox's variant (facts: scenarios.for_scale): the same
-    expressions, with every `for` shortened so a fault's alerts fire within a CI run."""
+    expressions, with every `for` and every range window shortened, so a fault's alerts
+    fire, and resolve, within a CI run. Why the windows too: a CPU alert on a 5-minute
+    rate needs minutes of a busy core before the rate crosses 70 %, however short its
+    `for` (measured: 320 s to fire with only `for` scaled)."""
     recording = [
-        {"record": record_name(metric), "expr": threshold.query}
+        {"record": record_name(metric), "expr": scaled_query(threshold.query, for_scale)}
         for metric, threshold in facts.thresholds.items()
     ]
     alerting = [alert_rule(facts, spec, for_scale) for spec in alert_specs(facts)]

@@ -451,7 +451,8 @@ class Scenarios(Strict):
     """How fault scenarios run in the sandbox (facts/faults.yml)."""
 
     # The sandbox's Prometheus waits `for` x this before firing (a CI run cannot wait 5m
-    # per alert); `promtool test rules` keeps proving the real `for`.
+    # per alert), and its range windows shrink alike, to no less than a minute;
+    # `promtool test rules` keeps proving the real rules.
     for_scale: Annotated[float, Field(gt=0, le=1)]
     fire_timeout: Duration  # how long a scenario waits for its alerts to fire
     recover_timeout: Duration  # and for them to resolve after the mitigation
