@@ -163,12 +163,45 @@ def bench_live(project: Project, blocks: int = 10) -> None:
         proc.wait(timeout=30)
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) jiffies of the whole machine so far, from /proc/stat; None elsewhere."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
+def busy_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> str:
+    if before is None or after is None or after[1] == before[1]:
+        return "?"
+    return f"{100 * (after[0] - before[0]) / (after[1] - before[1]):.0f} %"
+
+
+def timed_run(project: Project, *args: str) -> tuple[float, str]:
+    """A full `opsbook test`, with how busy the machine's cores were meanwhile."""
+    before = cpu_ticks()
+    seconds, _ = opsbook(project, "test", *args)
+    return seconds, busy_share(before, cpu_ticks())
+
+
 def bench_full(project: Project) -> None:
-    one, _ = opsbook(project, "test")
-    two, _ = opsbook(project, "test", "-j", "2")
-    print(f"full run -j 1               : {one / 60:5.1f} min")
-    print(f"full run -j 2               : {two / 60:5.1f} min; speed-up {one / two:.2f}x  "
-          "[>= 1.6x]")
+    one, busy_one = timed_run(project)
+    # the bound on whole pages: no worker can finish before the longest page does
+    run = results_file.read(project.state_dir)
+    if run is None or not run.pages:
+        raise SystemExit("opsbook test wrote no page records: no bound to print")
+    pages = {p.page: p.seconds for p in run.pages}
+    longest = max(pages, key=pages.__getitem__)
+    two, busy_two = timed_run(project, "-j", "2")
+    cores = os.cpu_count()
+    print(f"full run -j 1               : {one / 60:5.1f} min; {cores} cores {busy_one} busy")
+    print(f"full run -j 2               : {two / 60:5.1f} min; {cores} cores {busy_two} busy; "
+          f"speed-up {one / two:.2f}x  [>= 1.6x]")
+    print(f"pages' own time             : {sum(pages.values()) / 60:5.1f} min, the longest "
+          f"{longest} {pages[longest] / 60:.1f} min: at most "
+          f"{sum(pages.values()) / pages[longest]:.2f}x with whole pages as the unit")
 
 
 def main() -> None:
