@@ -122,16 +122,17 @@ def scaled(hold: str, for_scale: float) -> str:
 
 
 def scaled_window(window: str, for_scale: float) -> str:
-    """A range window scaled like `for`, never under MIN_WINDOW nor over the real one:
-    5m x 0.1 -> 1m, 10m x 0.1 -> 1m, 30s x 0.1 -> 30s."""
-    if for_scale == 1:
-        return window
+    """A range window scaled as `for` is (`scaled`), never under MIN_WINDOW nor over the
+    real one: 5m x 0.1 -> 1m, 10m x 0.1 -> 1m, 30s x 0.1 -> 30s."""
     real = duration_ms(window)
-    return format_duration(min(real, max(round(real * for_scale), duration_ms(MIN_WINDOW))))
+    floor = duration_ms(MIN_WINDOW)
+    return format_duration(min(real, max(duration_ms(scaled(window, for_scale)), floor)))
 
 
 def scaled_query(query: str, for_scale: float) -> str:
-    """The query with every range window scaled (`scaled_window`)."""
+    """The query with every range window scaled (`scaled_window`); the real one verbatim."""
+    if for_scale == 1:
+        return query
     return RANGE_WINDOW.sub(lambda m: f"[{scaled_window(m[1], for_scale)}]", query)
 
 
