@@ -82,6 +82,15 @@ def test_refusals_count_against_the_budget_only_when_it_holds_them() -> None:
     assert shown.status == "passed" and shown.refused == 7
 
 
+def test_a_5xx_over_budget_says_what_the_client_saw() -> None:
+    err = ("sed -i 's/\"errors\": 0/\"errors\": 2, \"samples\": "
+           "[\"10:00:01.250 submit 502: Bad Gateway\"]/' \"$HOME/counts\"")
+    proc = run(SETUP + FIRST + f"```bash\n{err}\n```\n").procedures[0]
+    assert proc.status == "failed" and proc.samples == ["10:00:01.250 submit 502: Bad Gateway"]
+    assert proc.message == ("2 request(s) answered 5xx (budget 0); "
+                            "first seen: 10:00:01.250 submit 502: Bad Gateway")
+
+
 def test_a_failed_step_means_not_proven() -> None:
     results = run(SETUP + FIRST + "```bash\nfalse\n```\n\n```bash\necho after\n```\n")
     [proc] = results.procedures

@@ -17,6 +17,8 @@ then waits up to --settle seconds for every accepted job to finish and prints:
     lost       ... still queued or running after --settle, or unknown to the API
     refused    requests whose connection was refused or dropped (submits and reads)
     errors     requests answered 5xx (submits and reads)
+    samples    the first few refused or 5xx requests, each "HH:MM:SS.mmm op status: why",
+               so a failed count says what the client saw
 
 Standard library only, so it runs with the system's python3 wherever the sandbox's
 files are, as whichever user runs the page's blocks.
@@ -29,6 +31,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -39,10 +42,13 @@ from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 TIMEOUT = 10.0  # seconds per request
+WHY_CHARS = 120  # of an error answer kept in the ledger
+SAMPLES = 5  # refused or 5xx requests shown in the count
 
 
 def _request(base: urllib.parse.SplitResult, method: str, path: str, body: dict | None = None):
-    """(status, parsed JSON or None), or (None, error name) when no HTTP answer came."""
+    """(status, parsed JSON, or the text when it is not JSON), or (None, error name) when
+    no HTTP answer came."""
     conn = http.client.HTTPConnection(base.hostname, base.port, timeout=TIMEOUT)
     try:
         data = json.dumps(body).encode() if body is not None else None
@@ -52,12 +58,21 @@ def _request(base: urllib.parse.SplitResult, method: str, path: str, body: dict 
         raw = resp.read()
         try:
             return resp.status, json.loads(raw) if raw else None
-        except ValueError:
-            return resp.status, None
+        except ValueError:  # the proxy's own error pages are HTML
+            return resp.status, raw.decode(errors="replace")
     except (OSError, http.client.HTTPException) as exc:
         return None, type(exc).__name__
     finally:
         conn.close()
+
+
+def _why(body: object) -> str:
+    """One short line from an error answer: the API's `detail` or `error`, else the
+    text of the proxy's error page without its markup."""
+    if isinstance(body, dict):
+        body = body.get("detail") or body.get("error") or body.get("status") or body
+    text = re.sub(r"<[^>]+>", " ", str(body or ""))
+    return " ".join(text.split())[:WHY_CHARS]
 
 
 def _base(url: str) -> urllib.parse.SplitResult:
@@ -93,6 +108,8 @@ class Driver:
             entry["status"] = status
             if status == 202 and isinstance(body, dict):
                 entry["id"] = body.get("id")
+            elif status >= 500:
+                entry["why"] = _why(body)
         self.note(entry)
 
     def read_health(self) -> None:
@@ -100,6 +117,8 @@ class Driver:
             status, body = _request(self.base, "GET", "/health/ready")
             entry: dict = {"op": "health", "t": round(time.time(), 3)}
             entry.update({"refused": body} if status is None else {"status": status})
+            if status is not None and status >= 500:
+                entry["why"] = _why(body)
             self.note(entry)
 
     def run(self) -> None:
@@ -145,6 +164,14 @@ def start(args: argparse.Namespace) -> None:
         os._exit(0)
 
 
+def _sample(entry: dict) -> str:
+    t = entry["t"]
+    clock = time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t % 1 * 1000):03d}"
+    if "refused" in entry:
+        return f"{clock} {entry['op']} refused: {entry['refused']}"
+    return f"{clock} {entry['op']} {entry['status']}: {entry.get('why', '')}"
+
+
 def stop(args: argparse.Namespace) -> None:
     state = Path(args.state)
     base = _base((state / "url").read_text())
@@ -185,6 +212,8 @@ def stop(args: argparse.Namespace) -> None:
         "refused": sum(1 for e in entries if "refused" in e),
         "errors": sum(1 for e in entries if e.get("status", 0) >= 500),
         "lost_ids": [j for j in accepted if j not in finished][:20],
+        "samples": [_sample(e) for e in entries
+                    if "refused" in e or e.get("status", 0) >= 500][:SAMPLES],
     }
     print(json.dumps(summary))
 

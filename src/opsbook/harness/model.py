@@ -285,6 +285,7 @@ class ProcedureResult:
     refused: int = 0  # requests refused or dropped
     errors: int = 0  # requests answered 5xx
     lost_ids: list[str] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)  # the first refused or 5xx requests
     message: str = ""
     note: str = ""  # from the facts: why the budget is what it is
 

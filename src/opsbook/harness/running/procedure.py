@@ -60,7 +60,7 @@ class ProcedureRun:
             res.message = f"the traffic count printed no counts: {out.strip()[-200:]}"
             return res
         for key in ("rate", "seconds", "accepted", "completed", "failed", "lost", "refused",
-                    "errors", "lost_ids"):
+                    "errors", "lost_ids", "samples"):
             if key in counts:
                 setattr(res, key, counts[key])
         over = self._over_budget(res)
@@ -80,4 +80,6 @@ class ProcedureRun:
             over.append(f"{res.errors} request(s) answered 5xx (budget {budget.errors})")
         if res.accepted == 0:
             over.append("no job was accepted: the traffic never reached the API")
+        if over and res.samples and (res.refused or res.errors):
+            over.append("first seen: " + " | ".join(res.samples[:3]))
         return "; ".join(over)
