@@ -9,6 +9,12 @@ block (facts/instances.py), its own shell sessions, its own Ctrl-C handling and 
 teardown. Threads in one process were the alternative; they would share the signal
 handlers and the process-wide state the harness keeps per run, for no gain: the work is
 waiting on the sandboxes, not Python.
+
+Stopping: each worker runs in a session of its own, so however the run is stopped (Ctrl-C
+at a terminal, SIGINT or SIGTERM to this process alone, as a CI runner may send), the
+signal arrives here only, and each worker gets exactly one SIGTERM from here: it ends its
+page and takes its sandbox down. A second signal to a worker while it cleans up cannot
+arise, and one to this process while it waits for them is ignored.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from opsbook.facts.instances import VARIABLE
 from opsbook.harness.model import RunResults
 from opsbook.harness.reporting import results as results_file
 from opsbook.harness.reporting import store
+from opsbook.signals import deferred_signals, terminate_as_interrupt
 
 WORKER_TIMEOUT = 4 * 3600  # seconds; a worker's own blocks and scenarios have timeouts
+STOP_GRACE = 180  # seconds a stopped worker has to end its page and take its sandbox down
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,11 @@ def run_workers(
     workers: Sequence[Worker],
     say: Callable[[str], None],
     build: bool = False,
+    command: Callable[[Path, Worker, bool], list[str]] = worker_command,
 ) -> list[int]:
     """Run every worker at once, each line of its output prefixed `[K]`; return their exit
-    codes. Ctrl-C reaches the workers too (same process group): each stops and takes its
-    sandbox down, and this waits for them."""
+    codes. Interrupted (SIGINT or SIGTERM), it stops each worker with one SIGTERM, waits for
+    them to take their sandboxes down, and raises KeyboardInterrupt."""
     procs: list[subprocess.Popen[str]] = []
     pumps: list[threading.Thread] = []
     lock = threading.Lock()
@@ -63,29 +72,41 @@ def run_workers(
                 say(f"[{k}] {line.rstrip()}")
 
     try:
-        for w in workers:
-            env = {**os.environ, VARIABLE: str(w.instance), "PYTHONUNBUFFERED": "1"}
-            proc = subprocess.Popen(
-                worker_command(project_root, w, build),
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            procs.append(proc)
-            t = threading.Thread(target=pump, args=(w.instance, proc.stdout), daemon=True)
-            t.start()
-            pumps.append(t)
-        return [p.wait(timeout=WORKER_TIMEOUT) for p in procs]
+        with terminate_as_interrupt():
+            for w in workers:
+                env = {**os.environ, VARIABLE: str(w.instance), "PYTHONUNBUFFERED": "1"}
+                proc = subprocess.Popen(
+                    command(project_root, w, build),
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    start_new_session=True,  # signals reach the workers through here only
+                )
+                procs.append(proc)
+                t = threading.Thread(target=pump, args=(w.instance, proc.stdout), daemon=True)
+                t.start()
+                pumps.append(t)
+            return [p.wait(timeout=WORKER_TIMEOUT) for p in procs]
     finally:
-        for p in procs:  # interrupted: the workers got the same Ctrl-C; let them clean up
-            if p.poll() is None:
-                try:
-                    p.wait(timeout=120)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        with deferred_signals(redeliver=False):
+            _stop(procs)
         for t in pumps:
             t.join(timeout=5)
+
+
+def _stop(procs: Sequence[subprocess.Popen[str]]) -> None:
+    """One SIGTERM to each worker still running (an interrupted run), then wait for each to
+    take its sandbox down; one that outlives STOP_GRACE is killed."""
+    running = [p for p in procs if p.poll() is None]
+    for p in running:
+        p.terminate()
+    for p in running:
+        try:
+            p.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=30)
 
 
 def collect(
