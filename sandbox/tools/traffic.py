@@ -38,6 +38,7 @@ import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -75,6 +76,23 @@ def _why(body: object) -> str:
     return " ".join(text.split())[:WHY_CHARS]
 
 
+def _entry(op: str, status: int | None, body: object) -> dict:
+    """A ledger line for one request: refused (no answer) or its status, and for a 5xx
+    what the client was told."""
+    entry: dict = {"op": op, "t": round(time.time(), 3)}
+    if status is None:
+        entry["refused"] = body
+    else:
+        entry["status"] = status
+        if status >= 500:
+            entry["why"] = _why(body)
+    return entry
+
+
+def _went_wrong(entry: dict) -> bool:
+    return "refused" in entry or entry.get("status", 0) >= 500
+
+
 def _base(url: str) -> urllib.parse.SplitResult:
     base = urllib.parse.urlsplit(url)
     if base.scheme != "http" or base.hostname != LOOPBACK or base.port is None:
@@ -101,25 +119,14 @@ class Driver:
     def submit(self, n: int) -> None:
         status, body = _request(self.base, "POST", "/api/v1/jobs",
                                 {"kind": self.kind, "payload": {"traffic": n}})
-        entry: dict = {"op": "submit", "t": round(time.time(), 3)}
-        if status is None:
-            entry["refused"] = body
-        else:
-            entry["status"] = status
-            if status == 202 and isinstance(body, dict):
-                entry["id"] = body.get("id")
-            elif status >= 500:
-                entry["why"] = _why(body)
+        entry = _entry("submit", status, body)
+        if status == 202 and isinstance(body, dict):
+            entry["id"] = body.get("id")
         self.note(entry)
 
     def read_health(self) -> None:
         while not self.stop.wait(0.5):
-            status, body = _request(self.base, "GET", "/health/ready")
-            entry: dict = {"op": "health", "t": round(time.time(), 3)}
-            entry.update({"refused": body} if status is None else {"status": status})
-            if status is not None and status >= 500:
-                entry["why"] = _why(body)
-            self.note(entry)
+            self.note(_entry("health", *_request(self.base, "GET", "/health/ready")))
 
     def run(self) -> None:
         reader = threading.Thread(target=self.read_health, daemon=True)
@@ -165,8 +172,7 @@ def start(args: argparse.Namespace) -> None:
 
 
 def _sample(entry: dict) -> str:
-    t = entry["t"]
-    clock = time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t % 1 * 1000):03d}"
+    clock = datetime.fromtimestamp(entry["t"]).strftime("%H:%M:%S.%f")[:-3]
     if "refused" in entry:
         return f"{clock} {entry['op']} refused: {entry['refused']}"
     return f"{clock} {entry['op']} {entry['status']}: {entry.get('why', '')}"
@@ -212,8 +218,7 @@ def stop(args: argparse.Namespace) -> None:
         "refused": sum(1 for e in entries if "refused" in e),
         "errors": sum(1 for e in entries if e.get("status", 0) >= 500),
         "lost_ids": [j for j in accepted if j not in finished][:20],
-        "samples": [_sample(e) for e in entries
-                    if "refused" in e or e.get("status", 0) >= 500][:SAMPLES],
+        "samples": [_sample(e) for e in entries if _went_wrong(e)][:SAMPLES],
     }
     print(json.dumps(summary))
 

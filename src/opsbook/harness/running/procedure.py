@@ -80,6 +80,6 @@ class ProcedureRun:
             over.append(f"{res.errors} request(s) answered 5xx (budget {budget.errors})")
         if res.accepted == 0:
             over.append("no job was accepted: the traffic never reached the API")
-        if over and res.samples and (res.refused or res.errors):
+        if over and res.samples:  # the driver lists only refused and 5xx requests
             over.append("first seen: " + " | ".join(res.samples[:3]))
         return "; ".join(over)
